@@ -1,0 +1,244 @@
+"""The ``runbook`` command: run runbooks, verify clusters, drive the lab."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from enum import IntEnum
+from pathlib import Path
+
+from rich.console import Console
+
+from runbook import engine, remote, report
+from runbook.console import StepPrinter
+from runbook.engine import PROJECT_ROOT, Runbook, RunbookRun, UnknownRunbook
+from runbook.inventory import ClusterInventory, InventoryError, load_inventory, open_nornir
+
+DEFAULT_INVENTORY = PROJECT_ROOT / "inventory" / "lab"
+
+
+class ExitStatus(IntEnum):
+    OK = 0
+    FAILED = 1  # a step or a check failed
+    USAGE = 2  # unknown runbook, bad inventory, bad arguments
+    INTERRUPTED = 130
+
+
+EPILOG = """\
+exit status:
+  0  every step and every check passed
+  1  a step or a check failed (the report says which, on which node)
+  2  usage or input error: unknown runbook, bad inventory, unknown host
+
+examples:
+  runbook lab up                      # two simulated dom0 nodes on this machine
+  runbook run 01-base                 # apply 01-base to the lab, then check it
+  runbook run all --dry-run           # print the commands and file diffs, change nothing
+  runbook verify -i inventory/prod    # post-change verification: checks only
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="runbook",
+        description="Build, change and prove a two-node Xen/DRBD/Heartbeat cluster.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("list", help="the numbered runbooks with a one-line description each")
+
+    def targets(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-i", "--inventory", type=Path, default=DEFAULT_INVENTORY,
+                       help="Nornir SimpleInventory folder (default: inventory/lab)")
+        p.add_argument("--limit", default="", metavar="HOST[,HOST]",
+                       help="only these inventory hosts")
+        p.add_argument("--report-dir", type=Path, default=report.REPORT_DIR,
+                       help="where reports are written (default: reports/)")
+        p.add_argument("--no-host-key-check", action="store_true",
+                       help="do NOT verify SSH host keys against known_hosts (unsafe)")
+
+    run = sub.add_parser("run", help="run runbooks in order, each followed by its checks")
+    run.add_argument("ids", nargs="+", metavar="ID", help="runbook ids (01-base or 01) or 'all'")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print per host the commands and file diffs; change nothing")
+    targets(run)
+
+    verify = sub.add_parser("verify", help="the checks only: post-change verification")
+    verify.add_argument("ids", nargs="*", metavar="ID", help="runbook ids (default: all)")
+    targets(verify)
+
+    lab = sub.add_parser("lab", help="the two-node lab on this machine")
+    lab.add_argument("action", choices=["up", "down", "status"])
+    lab.add_argument("--name", default=None, help="lab name, the prefix of all it creates")
+    lab.add_argument("--port-base", type=int, default=None, help="SSH port of ha1 (ha2: +1)")
+    return parser
+
+
+def _list(console: Console) -> ExitStatus:
+    for rb in engine.discover():
+        console.print(f"{rb.id:<16} {rb.title}", highlight=False)
+    return ExitStatus.OK
+
+
+def _lab(args: argparse.Namespace, console: Console) -> ExitStatus:
+    from runbook.lab import manager
+
+    name = args.name or manager.DEFAULT_LAB
+    try:
+        if args.action == "up":
+            info = manager.up(name, args.port_base)
+            ports = ", ".join(f"{n} on 127.0.0.1:{p}" for n, p in info.nodes.items())
+            console.print(f"lab '{info.name}' is up: {ports}", highlight=False)
+            console.print(f"inventory: {info.inventory_dir}", highlight=False)
+        elif args.action == "down":
+            for line in manager.down(name):
+                console.print(line, highlight=False)
+        else:
+            state = manager.status(name)
+            console.print(state.render(), highlight=False)
+            return ExitStatus.OK if state.up else ExitStatus.FAILED
+    except manager.LabError as exc:
+        console.print(f"[red]lab error:[/red] {exc}", highlight=False)
+        return ExitStatus.USAGE
+    return ExitStatus.OK
+
+
+def _hosts(cluster: ClusterInventory, limit: str) -> list[str]:
+    names = list(cluster.nodes)
+    if not limit:
+        return names
+    wanted = [h.strip() for h in limit.split(",") if h.strip()]
+    unknown = [h for h in wanted if h not in names]
+    if unknown:
+        raise InventoryError(
+            cluster.folder / "hosts.yaml", None, None,
+            f"--limit names unknown host(s) {', '.join(unknown)} (known: {', '.join(names)})",
+        )
+    return [h for h in names if h in wanted]
+
+
+def _execute(args: argparse.Namespace, console: Console) -> ExitStatus:
+    available = engine.discover()
+    runbooks = engine.select(available, args.ids)
+    requires = sorted({section for rb in runbooks for section in rb.requires})
+    cluster = load_inventory(args.inventory.resolve(), require=requires or ("base",))
+    hosts = _hosts(cluster, args.limit)
+    missing = [rb.id for rb in runbooks if not rb.checks.exists()]
+    if missing:
+        console.print(f"[red]error:[/red] no checks for {', '.join(missing)}")
+        return ExitStatus.USAGE
+    remote.reset()
+    nr = open_nornir(cluster, strict_host_keys=not args.no_host_key_check)
+    nr = nr.filter(filter_func=lambda h: h.name in hosts)
+    dry_run = getattr(args, "dry_run", False)
+    printer = StepPrinter(console, dry_run=dry_run)
+    runner = RunbookRun(nr, dry_run=dry_run, on_step_start=printer.started,
+                        on_step_done=printer.done)
+    try:
+        if dry_run:
+            return _dry_run(runner, runbooks, console)
+        return _with_checks(args, console, runbooks, cluster, nr, runner, hosts)
+    finally:
+        _close(nr)
+
+
+def _dry_run(runner: RunbookRun, runbooks: list[Runbook], console: Console) -> ExitStatus:
+    console.print("[bold]dry run[/bold]: nothing is changed on the nodes", highlight=False)
+    for rb in runbooks:
+        console.rule(f"{rb.id}: {rb.title}")
+        runner.run(rb)
+    failed = [o for o in runner.outcomes if o.status == "failed"]
+    changes = sum(o.status == "changed" for o in runner.outcomes)
+    console.print(f"{changes} step(s) would change something; {len(failed)} failed.")
+    return ExitStatus.FAILED if failed else ExitStatus.OK
+
+
+def _with_checks(
+    args: argparse.Namespace,
+    console: Console,
+    runbooks: list[Runbook],
+    cluster: ClusterInventory,
+    nr: object,
+    runner: RunbookRun,
+    hosts: list[str],
+) -> ExitStatus:
+    import pytest
+
+    from runbook.pytest_plugin import Invocation, RunbookPlugin
+
+    mode = args.command
+    invocation = Invocation(
+        mode=mode, runbooks=runbooks, cluster=cluster, nornir=runner.nornir, runner=runner,
+        console=console, hosts=hosts,
+    )
+    html_path, xml_path = report.report_paths(
+        args.report_dir, mode, [rb.id for rb in runbooks], invocation.started
+    )
+    pytest_args = [
+        *(str(rb.checks) for rb in runbooks),
+        "-c", str(engine.CHECKS_DIR / "pytest.ini"),
+        "--rootdir", str(engine.CHECKS_DIR),
+        "-p", "no:cacheprovider",
+        "-p", "no:terminal",
+        f"--html={html_path}",
+        "--self-contained-html",
+        f"--junitxml={xml_path}",
+    ]
+    code = pytest.main(pytest_args, plugins=[RunbookPlugin(invocation)])
+    failed_steps = [o for o in runner.outcomes if o.status == "failed"]
+    console.print(
+        f"steps: {sum(o.status == 'changed' for o in runner.outcomes)} changed, "
+        f"{sum(o.status == 'ok' for o in runner.outcomes)} ok, {len(failed_steps)} failed, "
+        f"{sum(o.status == 'skipped' for o in runner.outcomes)} skipped",
+        highlight=False,
+    )
+    for host, reason in remote.unreachable_hosts().items():
+        console.print(f"[red]{host} unreachable:[/red] {reason}", highlight=False)
+    console.print(f"report: {html_path}", highlight=False)
+    console.print(f"junit:  {xml_path}", highlight=False)
+    if code == pytest.ExitCode.OK and not failed_steps:
+        console.print("[green]all steps and checks passed[/green]")
+        return ExitStatus.OK
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        console.print(f"[red]the checks did not complete (pytest exit {int(code)})[/red]")
+    return ExitStatus.FAILED
+
+
+def _close(nr: object) -> None:
+    """Close every node's session once, failed hosts included."""
+    inventory = getattr(nr, "inventory", None)
+    if inventory is None:
+        return
+    for host in inventory.hosts.values():
+        conn = host.connections.get("netmiko")
+        if conn is not None:
+            remote.close_session(conn.connection)
+    nr.close_connections()  # type: ignore[attr-defined]
+
+
+def run(argv: Sequence[str] | None = None, console: Console | None = None) -> ExitStatus:
+    console = console or Console(highlight=False)
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return ExitStatus.OK if exc.code == 0 else ExitStatus.USAGE
+    try:
+        if args.command == "list":
+            return _list(console)
+        if args.command == "lab":
+            return _lab(args, console)
+        return _execute(args, console)
+    except (UnknownRunbook, InventoryError) as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        return ExitStatus.USAGE
+
+
+def main() -> None:
+    try:
+        sys.exit(run())
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(ExitStatus.INTERRUPTED)

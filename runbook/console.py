@@ -1,0 +1,78 @@
+"""Terminal output: one line per step per host, a live spinner while a step runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.markup import escape
+from rich.status import Status
+
+from runbook.engine import Runbook, Step, StepOutcome
+
+_STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "skipped": "dim"}
+
+
+class StepPrinter:
+    """Prints step progress; in a dry run also the predicted commands and diffs."""
+
+    def __init__(self, console: Console, *, dry_run: bool = False) -> None:
+        self.console = console
+        self.dry_run = dry_run
+        self._status: Status | None = None
+
+    def started(self, runbook: Runbook, step: Step, hosts: list[str]) -> None:
+        self._status = self.console.status(
+            f"{runbook.id} · {step.name} on {', '.join(hosts)} …", spinner="dots"
+        )
+        self._status.start()
+
+    def done(self, runbook: Runbook, step: Step, rows: list[StepOutcome]) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+        width = max(len(r.host) for r in rows) if rows else 4
+        for row in rows:
+            status = row.status
+            if self.dry_run and status == "changed":
+                status_text = "would change"
+            else:
+                status_text = status
+            style = _STYLE[row.status]
+            line = (
+                f"  {escape(row.host):<{width}}  {escape(runbook.id)} · {escape(step.name):<12} "
+                f"[{style}]{status_text:<12}[/{style}] {row.duration:6.2f}s"
+            )
+            if row.message and row.status != "ok":
+                line += f"  {escape(row.message)}"
+            self.console.print(line, highlight=False)
+            if self.dry_run:
+                self._plan(row)
+
+    def _plan(self, row: StepOutcome) -> None:
+        for cmd in row.commands:
+            if cmd.predicted:
+                self.console.print(f"      would run: {escape(cmd.command)}", highlight=False)
+        if row.diff:
+            self.console.print(escape(_indent(row.diff, "      ")), highlight=False)
+
+    def banner(self, text: str) -> None:
+        self.console.rule(escape(text))
+
+
+def _indent(text: str, prefix: str) -> str:
+    return "\n".join(prefix + line for line in text.rstrip("\n").splitlines())
+
+
+def check_line(console: Console, nodeid: str, outcome: str, message: str = "") -> None:
+    style = {"passed": "green", "failed": "bold red", "skipped": "dim", "error": "bold red"}
+    color = style.get(outcome, "white")
+    text = f"  [{color}]{outcome:<7}[/{color}] {escape(nodeid)}"
+    if message:
+        text += f"\n           {escape(message)}"
+    console.print(text, highlight=False)
+
+
+def summary(console: Console, lines: Sequence[str]) -> None:
+    for line in lines:
+        console.print(line, highlight=False)

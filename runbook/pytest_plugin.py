@@ -1,0 +1,216 @@
+"""The pytest plugin that turns a runbook invocation into an acceptance report.
+
+The whole invocation is one pytest session, so one HTML report covers it:
+before the first check of runbook N, the plugin applies runbook N (in ``run``
+mode); the checks of N then run against the nodes over the same SSH sessions.
+A host whose checks of N failed is kept out of the steps of N+1.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from nornir.core import Nornir
+from rich.console import Console
+
+from runbook import checking, console, remote, report
+from runbook.engine import Runbook, RunbookRun
+from runbook.inventory import ClusterInventory, NodeSettings
+
+
+@dataclass
+class Invocation:
+    """Everything one ``runbook run`` or ``runbook verify`` shares with its checks."""
+
+    mode: str  # "run" or "verify"
+    runbooks: list[Runbook]
+    cluster: ClusterInventory
+    nornir: Nornir
+    runner: RunbookRun
+    console: Console
+    hosts: list[str]
+    started: Any = field(default_factory=report.utc_now)
+    applied: set[str] = field(default_factory=set)
+    check_failures: dict[str, set[str]] = field(default_factory=dict)  # runbook -> hosts
+
+
+def _runbook_of(item: pytest.Item, runbooks: list[Runbook]) -> Runbook | None:
+    path = Path(str(item.fspath)).resolve()
+    return next((rb for rb in runbooks if rb.checks.resolve() == path), None)
+
+
+def _node_of(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None or "node" not in callspec.params:
+        return None
+    value = callspec.params["node"]
+    return value.name if isinstance(value, NodeSettings) else str(value)
+
+
+def _crash_line(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else str(report.longrepr or "")
+    lines = text.splitlines()
+    return lines[0] if lines else ""
+
+
+class RunbookPlugin:
+    def __init__(self, invocation: Invocation) -> None:
+        self.inv = invocation
+
+    # -- fixtures -----------------------------------------------------------
+    @pytest.fixture(scope="session")
+    def cluster(self) -> ClusterInventory:
+        return self.inv.cluster
+
+    @pytest.fixture(scope="session")
+    def nornir(self) -> Nornir:
+        return self.inv.nornir
+
+    @pytest.fixture(scope="session")
+    def gather(self) -> Any:
+        """``gather(builder)``: run builder's commands on all nodes, one round trip each."""
+        cache: dict[Any, checking.Gathered] = {}
+
+        def _gather(builder: checking.CommandBuilder) -> checking.Gathered:
+            if builder not in cache:
+                cache[builder] = checking.gather_facts(self.inv.nornir, self.inv.cluster, builder)
+            return cache[builder]
+
+        return _gather
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        if "node" in metafunc.fixturenames:
+            nodes = [self.inv.cluster.nodes[h] for h in self.inv.hosts]
+            metafunc.parametrize("node", nodes, ids=[n.name for n in nodes], scope="function")
+
+    # -- metadata and title ------------------------------------------------------
+    def pytest_configure(self, config: pytest.Config) -> None:
+        try:
+            from pytest_metadata.plugin import metadata_key
+        except ImportError:  # pragma: no cover - pytest-html always brings it
+            return
+        meta = config.stash[metadata_key]
+        for noisy in ("Plugins", "Packages"):
+            meta.pop(noisy, None)
+        cluster = self.inv.cluster
+        meta.update(
+            {
+                "Mode": self.inv.mode,
+                "Runbooks": ", ".join(rb.id for rb in self.inv.runbooks),
+                "Operator": report.operator(),
+                "UTC start": f"{self.inv.started:%Y-%m-%d %H:%M:%S} UTC",
+                "Tool version": report.tool_version(),
+                "Project git commit": report.git_commit(),
+                "Inventory folder": str(cluster.folder),
+                "Inventory SHA-256": cluster.files_sha256,
+                "Hosts": ", ".join(self.inv.hosts),
+            }
+        )
+        self._meta = meta
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if hasattr(self, "_meta"):
+            self._meta["UTC end"] = f"{report.utc_now():%Y-%m-%d %H:%M:%S} UTC"
+
+    def pytest_html_report_title(self, report: Any) -> None:
+        ids = ", ".join(rb.id for rb in self.inv.runbooks)
+        verb = "run and verification" if self.inv.mode == "run" else "verification"
+        report.title = f"Acceptance report: {ids} ({verb}) on {self.inv.cluster.folder.name}"
+
+    # -- applying runbooks before their checks ---------------------------------
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        order = {rb.id: i for i, rb in enumerate(self.inv.runbooks)}
+
+        def key(item: pytest.Item) -> int:
+            rb = _runbook_of(item, self.inv.runbooks)
+            return order.get(rb.id, len(order)) if rb else len(order)
+
+        items.sort(key=key)
+
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        rb = _runbook_of(item, self.inv.runbooks)
+        if rb is not None and rb.id not in self.inv.applied:
+            self._apply_up_to(rb, item)
+        checking.begin_evidence()
+
+    def _apply_up_to(self, target: Runbook, item: pytest.Item) -> None:
+        capture = item.config.pluginmanager.getplugin("capturemanager")
+        for rb in self.inv.runbooks:
+            if rb.id in self.inv.applied:
+                continue
+            self.inv.applied.add(rb.id)
+            self._exclude_hosts_failing_earlier_checks(rb)
+            if self.inv.mode == "run":
+                if capture is not None:
+                    with capture.global_and_fixture_disabled():
+                        self._apply(rb)
+                else:
+                    self._apply(rb)
+            if rb.id == target.id:
+                break
+
+    def _apply(self, rb: Runbook) -> None:
+        self.inv.console.rule(f"{rb.id}: {rb.title}")
+        self.inv.runner.run(rb)
+        self.inv.console.print(f"[bold]checks of {rb.id}[/bold]", highlight=False)
+
+    def _exclude_hosts_failing_earlier_checks(self, rb: Runbook) -> None:
+        for earlier, hosts in self.inv.check_failures.items():
+            for host in hosts:
+                self.inv.runner.exclude(host, f"the checks of {earlier} failed on this host")
+
+    # -- evidence and per-check rows ---------------------------------------------
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, Any, None]:
+        outcome = yield
+        rep = outcome.get_result()
+        doc = getattr(getattr(item, "function", None), "__doc__", None) or item.name
+        rep.check_description = doc.strip().splitlines()[0]
+        rep.check_node = _node_of(item) or "cluster"
+        if call.when == "call" or (call.when == "setup" and rep.failed):
+            try:
+                from pytest_html import extras
+            except ImportError:  # pragma: no cover
+                return
+            evidence = checking.collected_evidence()
+            rep.extras = [*getattr(rep, "extras", []), extras.html(report.render_evidence(evidence))]
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call" and report.passed:
+            return
+        outcome = report.outcome if report.when == "call" or report.skipped else "error"
+        message = _crash_line(report) if report.failed else ""
+        console.check_line(self.inv.console, report.nodeid.split("::")[-1], outcome, message)
+        if report.failed:
+            self._note_failure(report)
+
+    def _note_failure(self, report: pytest.TestReport) -> None:
+        node = getattr(report, "check_node", None)
+        path = Path(report.fspath).resolve()
+        rb = next((r for r in self.inv.runbooks if r.checks.resolve() == path), None)
+        if rb is not None and node and node != "cluster":
+            self.inv.check_failures.setdefault(rb.id, set()).add(node)
+
+    def pytest_html_results_table_header(self, cells: list[str]) -> None:
+        cells.insert(1, '<th class="sortable" data-column-type="node">Node</th>')
+        cells.insert(2, '<th data-column-type="check">Check</th>')
+
+    def pytest_html_results_table_row(self, report: Any, cells: list[str]) -> None:
+        node = html.escape(getattr(report, "check_node", ""))
+        desc = html.escape(getattr(report, "check_description", ""))
+        cells.insert(1, f'<td class="col-node">{node}</td>')
+        cells.insert(2, f'<td class="col-check">{desc}</td>')
+
+    def pytest_html_results_summary(
+        self, prefix: list[str], summary: list[str], postfix: list[str], session: Any
+    ) -> None:
+        postfix.append(report.render_steps(self.inv.runner.outcomes, remote.unreachable_hosts()))

@@ -1,0 +1,333 @@
+"""Remote commands over one persistent netmiko session per node.
+
+Every command a runbook or a check runs on a node goes through :func:`run` (or
+:func:`run_many` for a batch in one round trip). The helper
+
+* wraps the command in a tiny shell protocol so stdout, stderr and the exit
+  status come back separately and exactly (base64 framed, so terminal line
+  discipline cannot mangle them), without netmiko's timing reads or prompt
+  searches: we read the paramiko channel until our own end marker;
+* journals each command per host, which is the evidence the HTML report shows;
+* in a dry run, records commands that would change the node instead of running
+  them (read-only fact commands still run: a dry run is a real prediction);
+* remembers a node that could not be reached, so later calls fail at once with
+  the same reason instead of waiting for another connect timeout.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import shlex
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from nornir.core.task import Task
+
+DEFAULT_TIMEOUT = 120.0
+REDACTED = "********"
+
+# Defined once per session: run "$2" in a subshell with stdin from /dev/null,
+# then print framed base64 of stdout and stderr and the exit status.
+_SHELL_SETUP = (
+    "stty -echo 2>/dev/null; export LC_ALL=C LANG=C TERM=dumb; PS1=''; PS2=''; "
+    "unset PROMPT_COMMAND HISTFILE; "
+    "__rbd=$(mktemp -d /tmp/.runbook.XXXXXX); "
+    "__rb() { ( eval \"$2\" ) </dev/null >\"$__rbd/o\" 2>\"$__rbd/e\"; __s=$?; "
+    "printf '\\n%s-B\\n' \"$1\"; base64 -w0 <\"$__rbd/o\"; "
+    "printf '\\n%s-E\\n' \"$1\"; base64 -w0 <\"$__rbd/e\"; "
+    "printf '\\n%s-R %d\\n' \"$1\" \"$__s\"; }; "
+    "printf '%s-READY\\n' {token}\n"
+)
+
+
+class RemoteError(Exception):
+    """A command could not be run or returned a non-zero status."""
+
+
+class NodeUnreachable(RemoteError):
+    """The node could not be reached over SSH (or the session dropped)."""
+
+    def __init__(self, host: str, reason: str) -> None:
+        super().__init__(f"{host} unreachable: {reason}")
+        self.host = host
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """One command as run on one node: what was run and everything it printed."""
+
+    host: str
+    command: str
+    stdout: str
+    stderr: str
+    exit_status: int
+    duration: float
+    predicted: bool = False  # dry run: recorded, not executed
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+
+class CommandFailed(RemoteError):
+    """A command exited with a status its caller did not accept."""
+
+    def __init__(self, result: CommandResult) -> None:
+        detail = (result.stderr.strip() or result.stdout.strip()).splitlines()
+        tail = detail[-1] if detail else "no output"
+        super().__init__(f"`{result.command}` exited {result.exit_status}: {tail}")
+        self.result = result
+
+
+@dataclass
+class _HostJournal:
+    commands: list[CommandResult] = field(default_factory=list)
+    secrets: set[str] = field(default_factory=set)
+
+
+_journal: dict[str, _HostJournal] = {}
+_unreachable: dict[str, str] = {}
+_sessions: dict[int, str] = {}  # id(netmiko connection) -> shell ready marker
+_lock = threading.Lock()
+
+
+def journal(host: str) -> list[CommandResult]:
+    """Every command run (or predicted) on ``host`` in this process, in order."""
+    with _lock:
+        return list(_journal.setdefault(host, _HostJournal()).commands)
+
+
+def unreachable_hosts() -> dict[str, str]:
+    with _lock:
+        return dict(_unreachable)
+
+
+def register_secret(host: str, value: str) -> None:
+    """Never let ``value`` appear in this host's journal (and so in any report)."""
+    if value:
+        with _lock:
+            _journal.setdefault(host, _HostJournal()).secrets.add(value)
+
+
+def reset() -> None:
+    """Forget journals and connection state (tests and a new invocation)."""
+    with _lock:
+        _journal.clear()
+        _unreachable.clear()
+        _sessions.clear()
+
+
+def quote(*argv: str) -> str:
+    """Build a shell command line from arguments, each one shell-quoted."""
+    return " ".join(shlex.quote(a) for a in argv)
+
+
+def _redact(host: str, text: str) -> str:
+    secrets = _journal.get(host, _HostJournal()).secrets
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def _record(result: CommandResult) -> CommandResult:
+    with _lock:
+        entry = _journal.setdefault(result.host, _HostJournal())
+        clean = CommandResult(
+            host=result.host,
+            command=_redact(result.host, result.command),
+            stdout=_redact(result.host, result.stdout),
+            stderr=_redact(result.host, result.stderr),
+            exit_status=result.exit_status,
+            duration=result.duration,
+            predicted=result.predicted,
+        )
+        entry.commands.append(clean)
+    return result
+
+
+def _describe_connect_error(exc: BaseException, address: str) -> str:
+    """One line that says why a node could not be reached, from netmiko's wrapped errors."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    for error in chain:
+        if isinstance(error, ConnectionRefusedError):
+            return f"connection to {address} refused (no SSH server listening)"
+        if isinstance(error, TimeoutError | socket.timeout):
+            return f"no answer from {address} (connect timed out)"
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else type(exc).__name__
+    name = type(exc).__name__
+    if "Authentication" in name:
+        return f"SSH authentication to {address} failed: {first}"
+    if "host key" in first.lower() or name in {"BadHostKeyException", "SSHException"}:
+        return f"SSH host key of {address} not accepted: {first}"
+    if "TCP connection to device failed" in first:
+        return f"cannot open a TCP connection to {address}"
+    return f"{name} while connecting to {address}: {first}"
+
+
+def _connection(task: Task) -> Any:
+    host = task.host
+    with _lock:
+        reason = _unreachable.get(host.name)
+    if reason is not None:
+        raise NodeUnreachable(host.name, reason)
+    try:
+        conn = host.get_connection("netmiko", task.nornir.config)
+    except Exception as exc:  # netmiko/paramiko/socket raise many types; all mean unreachable
+        reason = _describe_connect_error(exc, f"{host.hostname}:{host.port or 22}")
+        with _lock:
+            _unreachable[host.name] = reason
+        raise NodeUnreachable(host.name, reason) from None
+    if id(conn) not in _sessions:
+        _prepare_shell(host.name, conn)
+    return conn
+
+
+def _read_until(host: str, conn: Any, pattern: re.Pattern[str], timeout: float) -> str:
+    """Read the channel until ``pattern`` matches, blocking in recv (no polling sleeps)."""
+    channel = conn.remote_conn
+    deadline = time.monotonic() + timeout
+    buffer = ""
+    while True:
+        match = pattern.search(buffer)
+        if match:
+            return buffer[: match.end()]
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise RemoteError(f"{host}: no answer within {timeout:.0f}s")
+        channel.settimeout(remaining)
+        try:
+            chunk = channel.recv(1 << 16)
+        except TimeoutError:
+            continue
+        except (OSError, EOFError) as exc:
+            _mark_dropped(host, conn, f"session dropped: {exc}")
+            raise NodeUnreachable(host, f"session dropped: {exc}") from None
+        if not chunk:
+            _mark_dropped(host, conn, "session closed by the node")
+            raise NodeUnreachable(host, "session closed by the node")
+        buffer += chunk.decode("utf-8", errors="replace")
+
+
+def _mark_dropped(host: str, conn: Any, reason: str) -> None:
+    with _lock:
+        _sessions.pop(id(conn), None)
+
+
+def _prepare_shell(host: str, conn: Any) -> None:
+    token = "RB" + uuid.uuid4().hex[:12]
+    conn.write_channel(_SHELL_SETUP.replace("{token}", token))
+    _read_until(host, conn, re.compile(re.escape(token) + r"-READY\r?\n"), 30.0)
+    with _lock:
+        _sessions[id(conn)] = token
+
+
+def _invocation(token: str, command: str) -> str:
+    return f"__rb {token} {shlex.quote(command)}\n"
+
+
+def _decode(text: str) -> str:
+    cleaned = re.sub(r"\s+", "", text)
+    return base64.b64decode(cleaned).decode("utf-8", errors="replace") if cleaned else ""
+
+
+def _parse_framed(host: str, token: str, raw: str, command: str, duration: float) -> CommandResult:
+    pattern = re.compile(
+        re.escape(token) + r"-B\r?\n(?P<out>.*?)\r?\n"
+        + re.escape(token) + r"-E\r?\n(?P<err>.*?)\r?\n"
+        + re.escape(token) + r"-R (?P<rc>\d+)",
+        re.S,
+    )
+    match = pattern.search(raw)
+    if match is None:
+        raise RemoteError(f"{host}: could not parse the answer to `{command}`")
+    return CommandResult(
+        host=host,
+        command=command,
+        stdout=_decode(match["out"]),
+        stderr=_decode(match["err"]),
+        exit_status=int(match["rc"]),
+        duration=duration,
+    )
+
+
+def _execute(task: Task, commands: Sequence[str], timeout: float) -> list[CommandResult]:
+    conn = _connection(task)
+    host = task.host.name
+    tokens = ["RB" + uuid.uuid4().hex[:12] for _ in commands]
+    started = time.monotonic()
+    try:
+        conn.write_channel("".join(_invocation(t, c) for t, c in zip(tokens, commands, strict=True)))
+    except (OSError, EOFError, socket.error) as exc:
+        _mark_dropped(host, conn, str(exc))
+        raise NodeUnreachable(host, f"session dropped: {exc}") from None
+    raw = _read_until(host, conn, re.compile(re.escape(tokens[-1]) + r"-R \d+\r?\n"), timeout)
+    duration = (time.monotonic() - started) / max(len(commands), 1)
+    return [_parse_framed(host, t, raw, c, duration) for t, c in zip(tokens, commands, strict=True)]
+
+
+def run(
+    task: Task,
+    command: str,
+    *,
+    changes: bool = False,
+    ok_codes: Iterable[int] = (0,),
+    timeout: float = DEFAULT_TIMEOUT,
+    display: str | None = None,
+) -> CommandResult:
+    """Run one shell command line on the task's host.
+
+    ``changes`` marks a command that modifies the node: in a dry run it is
+    recorded as predicted and not executed. A status outside ``ok_codes``
+    raises :class:`CommandFailed` carrying stdout, stderr and the status.
+    ``display`` replaces the command text in the journal (e.g. for a file
+    upload whose command line would be a base64 blob).
+    """
+    shown = display or command
+    if changes and task.is_dry_run():
+        return _record(CommandResult(task.host.name, shown, "", "", 0, 0.0, predicted=True))
+    (result,) = _execute(task, [command], timeout)
+    if display is not None:
+        result = CommandResult(
+            result.host, shown, result.stdout, result.stderr, result.exit_status, result.duration
+        )
+    _record(result)
+    if result.exit_status not in set(ok_codes):
+        raise CommandFailed(result)
+    return result
+
+
+def run_many(
+    task: Task, commands: Mapping[str, str], *, timeout: float = DEFAULT_TIMEOUT
+) -> dict[str, CommandResult]:
+    """Run read-only commands in one round trip; every exit status is returned, none raises."""
+    if not commands:
+        return {}
+    names = list(commands)
+    results = _execute(task, [commands[n] for n in names], timeout)
+    for result in results:
+        _record(result)
+    return dict(zip(names, results, strict=True))
+
+
+def close_session(conn: Any) -> None:
+    """Remove the session's scratch folder before the connection is closed."""
+    with _lock:
+        token = _sessions.pop(id(conn), None)
+    if token is None:
+        return
+    try:
+        conn.write_channel('rm -rf "$__rbd"\n')
+    except Exception:  # closing anyway; the folder is in /tmp
+        pass
