@@ -113,8 +113,8 @@ def _hosts(cluster: ClusterInventory, limit: str) -> list[str]:
     unknown = [h for h in wanted if h not in names]
     if unknown:
         raise InventoryError(
-            cluster.folder / "hosts.yaml", None, None,
             f"--limit names unknown host(s) {', '.join(unknown)} (known: {', '.join(names)})",
+            file=cluster.folder / "hosts.yaml",
         )
     return [h for h in names if h in wanted]
 
@@ -131,6 +131,8 @@ def _execute(args: argparse.Namespace, console: Console) -> ExitStatus:
         return ExitStatus.USAGE
     remote.reset()
     nr = open_nornir(cluster, strict_host_keys=not args.no_host_key_check)
+    for host in nr.inventory.hosts.values():
+        host.data["cluster_nodes"] = list(cluster.nodes.values())
     nr = nr.filter(filter_func=lambda h: h.name in hosts)
     dry_run = getattr(args, "dry_run", False)
     printer = StepPrinter(console, dry_run=dry_run)

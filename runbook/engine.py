@@ -210,12 +210,12 @@ class RunbookRun:
                 self.on_step_start(runbook, step, active)
             started = {h: len(remote.journal(h)) for h in active}
             durations: dict[str, float] = {}
+            self.nornir.data.dry_run = self.dry_run  # what task.is_dry_run() answers
             aggregated = self.nornir.run(
                 task=_timed,
                 name=f"{runbook.id}:{step.name}",
                 step=step,
                 durations=durations,
-                dry_run=self.dry_run,
             )
             rows = outcomes_from(runbook, step, aggregated, started, durations)
             for row in rows:

@@ -80,7 +80,7 @@ class PingSummary:
 def parse_ping(text: str) -> PingSummary:
     """iputils ``ping`` output: packets sent and received, and who answered."""
     stats = re.search(r"(\d+) packets transmitted, (\d+) (?:packets )?received", text)
-    reply = re.search(r"bytes from (\d+\.\d+\.\d+\.\d+)", text)
+    reply = re.search(r"bytes from (?:\S+ \()?(\d+\.\d+\.\d+\.\d+)", text)
     return PingSummary(
         transmitted=int(stats[1]) if stats else 0,
         received=int(stats[2]) if stats else 0,

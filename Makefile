@@ -1,0 +1,63 @@
+# Quick start: `make demo` (as root on Debian 12) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# What the lab needs on the control machine (see shared guide lab.md), plus venv support.
+DEB_PACKAGES := openssh-server openssh-client iproute2 iputils-ping ifupdown heartbeat \
+	drbd-utils python3 python3-venv git
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: demo test deps venv lint unit integration bench lab-down clean
+
+## demo: install everything, bring the lab up, run every runbook, print the report's path
+demo: deps venv
+	$(BIN)/runbook lab up
+	$(BIN)/runbook run all
+
+## test: lint, type checks, unit tests and lab integration tests
+test: deps venv lint
+	$(BIN)/pytest -ra
+
+## deps: the Debian packages (root), without starting their services on this machine
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages: $$missing; run as root: apt-get install -y $$missing"; exit 2; fi; \
+		echo "installing Debian packages: $$missing"; \
+		created=; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+			printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; created=1; fi; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; rc=$$?; \
+		[ -n "$$created" ] && rm -f /usr/sbin/policy-rc.d; exit $$rc; \
+	fi
+
+## venv: the project's virtualenv with the tool and its dev tools
+venv: $(BIN)/runbook
+$(BIN)/runbook: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+unit: venv
+	$(BIN)/pytest -ra -m "not integration"
+
+integration: deps venv
+	$(BIN)/pytest -ra -m integration
+
+## bench: wall time of `runbook verify 01-base` and per-command cost vs OpenSSH ControlMaster
+bench: deps venv
+	$(BIN)/python bench/bench_remote.py
+
+lab-down: venv
+	$(BIN)/runbook lab down
+
+clean: lab-down
+	rm -rf $(VENV) *.egg-info
