@@ -221,7 +221,7 @@ def _close(nr: object) -> None:
 
 
 def run(argv: Sequence[str] | None = None, console: Console | None = None) -> ExitStatus:
-    console = console or Console(highlight=False)
+    console = console or Console(highlight=False, soft_wrap=True)
     parser = _parser()
     try:
         args = parser.parse_args(argv)

@@ -34,10 +34,7 @@ class StepPrinter:
         width = max(len(r.host) for r in rows) if rows else 4
         for row in rows:
             status = row.status
-            if self.dry_run and status == "changed":
-                status_text = "would change"
-            else:
-                status_text = status
+            status_text = "would change" if self.dry_run and status == "changed" else status
             style = _STYLE[row.status]
             line = (
                 f"  {escape(row.host):<{width}}  {escape(runbook.id)} · {escape(step.name):<12} "

@@ -182,7 +182,8 @@ class RunbookPlugin:
             except ImportError:  # pragma: no cover
                 return
             evidence = checking.collected_evidence()
-            rep.extras = [*getattr(rep, "extras", []), extras.html(report.render_evidence(evidence))]
+            evidence_html = extras.html(report.render_evidence(evidence))
+            rep.extras = [*getattr(rep, "extras", []), evidence_html]
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "call" and report.passed:

@@ -17,6 +17,7 @@ Every command a runbook or a check runs on a node goes through :func:`run` (or
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 import shlex
 import socket
@@ -268,8 +269,9 @@ def _execute(task: Task, commands: Sequence[str], timeout: float) -> list[Comman
     tokens = ["RB" + uuid.uuid4().hex[:12] for _ in commands]
     started = time.monotonic()
     try:
-        conn.write_channel("".join(_invocation(t, c) for t, c in zip(tokens, commands, strict=True)))
-    except (OSError, EOFError, socket.error) as exc:
+        batch = "".join(_invocation(t, c) for t, c in zip(tokens, commands, strict=True))
+        conn.write_channel(batch)
+    except (OSError, EOFError) as exc:
         _mark_dropped(host, conn, str(exc))
         raise NodeUnreachable(host, f"session dropped: {exc}") from None
     raw = _read_until(host, conn, re.compile(re.escape(tokens[-1]) + r"-R \d+\r?\n"), timeout)
@@ -327,7 +329,5 @@ def close_session(conn: Any) -> None:
         token = _sessions.pop(id(conn), None)
     if token is None:
         return
-    try:
+    with contextlib.suppress(Exception):  # closing anyway; the folder is in /tmp
         conn.write_channel('rm -rf "$__rbd"\n')
-    except Exception:  # closing anyway; the folder is in /tmp
-        pass

@@ -102,7 +102,8 @@ STYLE = """
 <style>
 .rb-steps table { border-collapse: collapse; margin-bottom: 1em; }
 .rb-steps td, .rb-steps th { border: 1px solid #ccc; padding: 2px 6px; vertical-align: top; }
-.rb-ok { color: #2a7d2a; } .rb-changed { color: #b26b00; } .rb-failed { color: #c00; font-weight: bold; }
+.rb-ok { color: #2a7d2a; } .rb-changed { color: #b26b00; }
+.rb-failed { color: #c00; font-weight: bold; }
 .rb-skipped { color: #777; }
 .rb-cmd pre, .rb-steps pre { background: #f6f6f6; padding: 4px; margin: 2px 0 6px 0;
   white-space: pre-wrap; }

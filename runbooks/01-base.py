@@ -13,7 +13,7 @@ from tasks import base
 REQUIRES = ("base",)
 
 STEPS = [
-    Step("interfaces", base.configure_interfaces, "static eth0 and eth1 in /etc/network/interfaces"),
+    Step("interfaces", base.configure_interfaces, "static eth0 and eth1 from the inventory"),
     Step("hosts", base.configure_hosts, "both nodes and the crossover names in /etc/hosts"),
     Step("hostname", base.set_hostname, "the FQDN in /etc/hostname and as running hostname"),
     Step("ntp", base.install_ntp, "NTP installed, servers from inventory, running"),
