@@ -773,8 +773,8 @@ def _check_base_cluster(hosts: Sequence[HostView]) -> None:
         if mine.network != theirs.network:
             h.problem(
                 ("data", "interfaces", mine.name, "address"),
-                f"crossover network {mine.network} differs from host {first.name!r}'s "
-                f"{theirs.network}: the crossover link joins the nodes directly",
+                f"crossover network {mine.network} differs from {theirs.network} of host "
+                f"{first.name!r}: the crossover cable joins the two nodes directly",
             )
 
 
