@@ -1,0 +1,543 @@
+"""Bring a lab up and down, report its status, inject faults.
+
+A lab is two simulated Ubuntu 8.04 dom0 nodes (``ha1``, ``ha2``) on this machine, each a
+network + UTS + mount + pid namespace with its own /etc, /usr (overlays on the host's), /var and
+/root, a real OpenSSH server, and real ifupdown. The control side reaches each node's sshd on a
+127.0.0.1 port through a small forwarder (``forwarder.py``); nothing is ever addressed or routed
+in the root network namespace.
+
+Everything a lab creates carries its name: namespaces ``<name>-ha1``, ``<name>-ha2``,
+``<name>-lan``, the folder ``<project_root>/.lab/<name>/`` and process titles. ``down`` stops
+only processes whose recorded pid and start time still match.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runbook.lab import inventory, nodefs
+from runbook.lab.layout import (
+    DEFAULT_LAB,
+    DEFAULT_PORT_BASE,
+    LAN_GATEWAY,
+    NODES,
+    PROJECT_ROOT,
+    SIM_DIR,
+    Paths,
+    all_netns,
+    check_name,
+    netns,
+    node_ports,
+    port_base_for,
+)
+
+__all__ = [
+    "DEFAULT_LAB",
+    "DEFAULT_PORT_BASE",
+    "LabError",
+    "LabInfo",
+    "LabStatus",
+    "NodeStatus",
+    "cut_link",
+    "down",
+    "power_off",
+    "power_on",
+    "restore_link",
+    "status",
+    "up",
+]
+
+REQUIRED_PACKAGES = ("openssh-server", "iproute2", "iputils-ping", "heartbeat", "drbd-utils",
+                     "ifupdown")
+NODE_PYTHON = "/usr/bin/python3"
+HERE = Path(__file__).resolve().parent
+BOOT_TIMEOUT = 60.0
+LINKS = {"crossover": "x", "lan": ""}  # lan-namespace peer suffix of each node link
+
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+class LabError(Exception):
+    """A lab operation failed; the message says what to do about it."""
+
+
+@dataclass
+class LabInfo:
+    name: str
+    state_dir: Path
+    inventory_dir: Path
+    nodes: dict[str, int]  # node -> ssh port on 127.0.0.1
+
+
+@dataclass
+class NodeStatus:
+    node: str
+    netns: bool
+    init_pid: int | None
+    init_alive: bool
+    port: int | None
+    ssh: bool
+    hostname: str | None
+    powered_off: bool = False
+
+    @property
+    def up(self) -> bool:
+        return self.netns and self.init_alive and self.ssh
+
+
+@dataclass
+class LabStatus:
+    name: str
+    state_dir: Path
+    exists: bool
+    lan: bool
+    nodes: list[NodeStatus] = field(default_factory=list)
+
+    @property
+    def up(self) -> bool:
+        return self.lan and bool(self.nodes) and all(n.up for n in self.nodes)
+
+    @property
+    def state(self) -> str:
+        if self.up:
+            return "up"
+        if not self.exists and not self.lan and not any(n.netns or n.init_alive
+                                                        for n in self.nodes):
+            return "down"
+        return "partial"
+
+    def render(self) -> str:
+        lines = [f"lab {self.name}: {self.state} ({self.state_dir})",
+                 f"  lan     namespace {netns(self.name, 'lan')}: "
+                 f"{'present' if self.lan else 'absent'}"]
+        for n in self.nodes:
+            init = (f"init pid {n.init_pid} {'alive' if n.init_alive else 'dead'}"
+                    if n.init_pid else "init not running")
+            if n.powered_off:
+                init += " (powered off)"
+            port = (f"ssh 127.0.0.1:{n.port} {'answering' if n.ssh else 'not answering'}"
+                    if n.port else "ssh -")
+            lines.append(f"  {n.node:<7} namespace {'present' if n.netns else 'absent'}, {init}, "
+                         f"{port}, hostname {n.hostname or '-'}")
+        return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _run(argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        raise LabError(f"{' '.join(argv)} failed: {(result.stderr or result.stdout).strip()}")
+    return result
+
+
+def _preflight() -> None:
+    if os.geteuid() != 0:
+        raise LabError("the lab needs root: run it with sudo")
+    missing = []
+    for package in REQUIRED_PACKAGES:
+        result = _run(["dpkg-query", "-W", "-f=${Status}", package], check=False)
+        if result.returncode != 0 or not result.stdout.endswith(" installed"):
+            missing.append(package)
+    if missing:
+        names = " ".join(missing)
+        raise LabError(f"missing Debian packages: {names}; install them with: "
+                       f"apt-get install -y {names}")
+    for tool in ("ip", "unshare", "nsenter", "ssh-keygen", "/usr/sbin/sshd", NODE_PYTHON):
+        if shutil.which(tool) is None:
+            raise LabError(f"{tool} not found; install util-linux, iproute2, openssh-server "
+                           "and python3 with apt-get")
+
+
+@contextlib.contextmanager
+def _locked(paths: Paths) -> Iterator[None]:
+    paths.lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(paths.lock_file, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+def _start_time(pid: int) -> str | None:
+    """Start time (clock ticks since boot) of a live, non-zombie process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X"):
+        return None
+    return fields[19]
+
+
+def _record(path: Path, pid: int) -> None:
+    start = _start_time(pid)
+    path.write_text(f"{pid} {start}\n")
+
+
+def _recorded(path: Path) -> int | None:
+    """The recorded pid if that very process (same start time) is still alive."""
+    try:
+        pid_text, start = path.read_text().split()
+    except (OSError, ValueError):
+        return None
+    pid = int(pid_text)
+    return pid if _start_time(pid) == start else None
+
+
+def _reap(pid: int) -> None:
+    child = _children.pop(pid, None)
+    if child is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=0.1)
+        return
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def _kill(path: Path) -> int | None:
+    """SIGKILL the process recorded in ``path``; returns its pid if it was alive."""
+    pid = _recorded(path)
+    if pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while _start_time(pid) is not None and time.monotonic() < deadline:
+            _reap(pid)
+            time.sleep(0.05)
+        _reap(pid)
+    path.unlink(missing_ok=True)
+    return pid
+
+
+def _spawn(argv: list[str], log: Path) -> int:
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, cwd="/", start_new_session=True,
+                                close_fds=True)
+    _children[proc.pid] = proc
+    return proc.pid
+
+
+def _ns_exists(name: str) -> bool:
+    return Path("/run/netns", name).exists()
+
+
+def _ssh_answers(port: int, timeout: float = 3.0) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            return sock.recv(64).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _read_meta(paths: Paths) -> dict[str, object]:
+    try:
+        data = json.loads(paths.meta.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _ports_of(paths: Paths) -> dict[str, int]:
+    nodes = _read_meta(paths).get("nodes")
+    if isinstance(nodes, dict):
+        return {str(k): int(v) for k, v in nodes.items()}
+    return {}
+
+
+def _hostname(pid1: int) -> str | None:
+    result = _run(["nsenter", "--target", str(pid1), "--uts", "hostname"], check=False)
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def _inventory_dir(paths: Paths) -> Path:
+    own = paths.own_inventory
+    return own if own.is_dir() else paths.default_inventory
+
+
+# ----------------------------------------------------------------------------- building
+
+
+def _keygen(path: Path, comment: str) -> None:
+    _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)])
+
+
+def _build_network(name: str) -> None:
+    lan = netns(name, "lan")
+    for ns in all_netns(name):
+        _run(["ip", "netns", "add", ns])
+    _run(["ip", "-n", lan, "link", "set", "lo", "up"])
+    for bridge in ("br0", "br1"):
+        _run(["ip", "-n", lan, "link", "add", bridge, "type", "bridge"])
+        _run(["ip", "-n", lan, "link", "set", bridge, "up"])
+    _run(["ip", "-n", lan, "addr", "add", LAN_GATEWAY, "dev", "br0"])
+    for node in NODES:
+        ns = netns(name, node)
+        # eth0 -> the LAN switch (br0); eth1 -> the crossover cable (br1, two ports only)
+        for iface, peer, bridge in (("eth0", node, "br0"), ("eth1", f"{node}-x", "br1")):
+            _run(["ip", "-n", ns, "link", "add", iface, "type", "veth", "peer", "name", peer,
+                  "netns", lan])
+            _run(["ip", "-n", lan, "link", "set", peer, "master", bridge, "up"])
+            _run(["ip", "-n", ns, "link", "set", iface, "up"])
+
+
+def _start_node(paths: Paths, name: str, node: str) -> None:
+    node_dir = paths.node(node)
+    argv = ["ip", "netns", "exec", netns(name, node), "unshare", "--uts", "--mount", "--pid",
+            "--fork", "--kill-child", "--propagation", "private", "--mount-proc", NODE_PYTHON,
+            "-I", str(HERE / "node_init.py"), "--lab", name, "--node", node, "--dir",
+            str(node_dir), "--sim", str(SIM_DIR), "--cluster", str(paths.cluster)]
+    pid = _spawn(argv, node_dir / "console.log")
+    _record(paths.pidfile(node, "init"), pid)
+    deadline = time.monotonic() + 10
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            kids = children.read_text().split()
+            if kids:
+                _record(paths.pidfile(node, "pid1"), int(kids[0]))
+                return
+        if _start_time(pid) is None:
+            break
+        time.sleep(0.05)
+    raise LabError(f"node {node} of lab {name} did not start; see {node_dir / 'console.log'}")
+
+
+def _start_forwarder(paths: Paths, name: str, node: str, port: int) -> None:
+    argv = [NODE_PYTHON, "-I", str(HERE / "forwarder.py"), "--listen", f"127.0.0.1:{port}",
+            "--netns", netns(name, node), "--target", "127.0.0.1:22", "--title",
+            f"{name}-{node}-fwd"]
+    pid = _spawn(argv, paths.node(node) / "forwarder.log")
+    _record(paths.pidfile(node, "fwd"), pid)
+
+
+def _wait_ssh(paths: Paths, nodes: dict[str, int], timeout: float = BOOT_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    waiting = dict(nodes)
+    while waiting and time.monotonic() < deadline:
+        for node, port in list(waiting.items()):
+            if _ssh_answers(port, timeout=2):
+                del waiting[node]
+            elif _recorded(paths.pidfile(node, "init")) is None:
+                break
+        if waiting:
+            time.sleep(0.3)
+    if waiting:
+        node = next(iter(waiting))
+        log = paths.node(node) / "console.log"
+        tail = log.read_text(errors="replace").splitlines()[-8:] if log.exists() else []
+        raise LabError(f"node {node} of lab {paths.name} did not answer on ssh port "
+                       f"{waiting[node]} within {timeout:.0f}s; console log {log}:\n"
+                       + "\n".join(tail))
+
+
+def _build(paths: Paths, name: str, ports: dict[str, int]) -> None:
+    state = paths.state_dir
+    state.mkdir(parents=True)
+    os.chmod(state, 0o700)
+    paths.pids.mkdir()
+    paths.cluster.mkdir()
+    (paths.cluster / "lock").touch()
+    paths.meta.write_text(json.dumps({"name": name, "nodes": ports,
+                                      "created": time.strftime("%Y-%m-%dT%H:%M:%S")}) + "\n")
+    _keygen(paths.key, f"{name}-client")
+    pubkey = paths.key.with_suffix(".pub").read_text()
+    hidden = nodefs.hidden_host_paths()
+    kernel = str(nodefs.sim_module("packages").BASE_KERNEL)
+    known = []
+    for node, port in ports.items():
+        node_dir = paths.node(node)
+        node_dir.mkdir(parents=True)
+        host_key = node_dir / "ssh_host_ed25519_key"
+        _keygen(host_key, f"root@{node}")
+        key_type, key_b64 = host_key.with_suffix(".pub").read_text().split()[:2]
+        known.append(f"[127.0.0.1]:{port} {key_type} {key_b64}\n")
+        nodefs.build_node(node_dir, node, host_key, pubkey, hidden, kernel)
+    paths.known_hosts.write_text("".join(known))
+    _build_network(name)
+    for node, port in ports.items():
+        _start_node(paths, name, node)
+        _start_forwarder(paths, name, node, port)
+
+
+# ----------------------------------------------------------------------------- public API
+
+
+def status(name: str = DEFAULT_LAB, project_root: Path = PROJECT_ROOT) -> LabStatus:
+    """What of the lab exists and runs, per node."""
+    paths = Paths(Path(project_root), check_name(name))
+    ports = _ports_of(paths)
+    result = LabStatus(name=name, state_dir=paths.state_dir, exists=paths.state_dir.exists(),
+                       lan=_ns_exists(netns(name, "lan")))
+    for node in NODES:
+        init = _recorded(paths.pidfile(node, "init"))
+        pid1 = _recorded(paths.pidfile(node, "pid1"))
+        alive = init is not None and pid1 is not None
+        port = ports.get(node)
+        fwd = _recorded(paths.pidfile(node, "fwd"))
+        result.nodes.append(NodeStatus(
+            node=node,
+            netns=_ns_exists(netns(name, node)),
+            init_pid=init,
+            init_alive=alive,
+            port=port,
+            ssh=bool(port and fwd and _ssh_answers(port)),
+            hostname=_hostname(pid1) if alive and pid1 else None,
+            powered_off=(paths.node(node) / "powered-off").exists(),
+        ))
+    return result
+
+
+def up(name: str = DEFAULT_LAB, port_base: int | None = None,
+       project_root: Path = PROJECT_ROOT) -> LabInfo:
+    """Bring the lab up (idempotent); a stale lab of the same name is cleaned first."""
+    check_name(name)
+    base = port_base_for(name, port_base)
+    ports = node_ports(base)
+    _preflight()
+    paths = Paths(Path(project_root), name)
+    with _locked(paths):
+        current = status(name, project_root)
+        if current.up and _ports_of(paths) == ports:
+            return LabInfo(name, paths.state_dir, _inventory_dir(paths), ports)
+        if current.state != "down":
+            _down(paths)
+        for node, port in ports.items():
+            if not _port_free(port):
+                raise LabError(f"port 127.0.0.1:{port} (for {node} of lab {name}) is already in "
+                               "use; pick another port base (lab up --port-base N) or free it")
+        try:
+            _build(paths, name, ports)
+            _wait_ssh(paths, ports)
+        except BaseException:
+            _down(paths)
+            raise
+        if name == DEFAULT_LAB and base == DEFAULT_PORT_BASE and paths.default_inventory.is_dir():
+            inventory_dir = paths.default_inventory
+        else:
+            inventory_dir = inventory.write_inventory(paths.default_inventory,
+                                                      paths.own_inventory, ports,
+                                                      paths.state_dir)
+        return LabInfo(name, paths.state_dir, inventory_dir, ports)
+
+
+def _down(paths: Paths) -> list[str]:
+    name = paths.name
+    removed: list[str] = []
+    for node in NODES:
+        for role, what in (("fwd", "ssh forwarder"), ("init", "node"), ("pid1", "node init")):
+            pid = _kill(paths.pidfile(node, role))
+            if pid is not None:
+                removed.append(f"stopped {what} {node} (pid {pid})")
+    for ns in all_netns(name):
+        if _ns_exists(ns):
+            _run(["ip", "netns", "del", ns], check=False)
+            removed.append(f"removed network namespace {ns}")
+    if paths.state_dir.exists():
+        shutil.rmtree(paths.state_dir)
+        removed.append(f"removed {paths.state_dir}")
+    return removed
+
+
+def down(name: str = DEFAULT_LAB, project_root: Path = PROJECT_ROOT) -> list[str]:
+    """Remove everything the lab created; returns what was removed (empty when nothing was up)."""
+    check_name(name)
+    if os.geteuid() != 0:
+        raise LabError("the lab needs root: run it with sudo")
+    paths = Paths(Path(project_root), name)
+    with _locked(paths):
+        removed = _down(paths)
+    paths.lock_file.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        paths.lock_file.parent.rmdir()  # .lab/ itself, when no other lab is left
+    return removed
+
+
+def _check_node(paths: Paths, node: str) -> None:
+    if node not in NODES:
+        raise LabError(f"unknown node {node!r}: the lab has {', '.join(NODES)}")
+    if not paths.meta.exists():
+        raise LabError(f"lab {paths.name} is not up: run `runbook lab up` first")
+
+
+def power_off(name: str, node: str, project_root: Path = PROJECT_ROOT) -> list[str]:
+    """Pull the plug of ``node``: every process of it dies at once, its ssh port refuses."""
+    paths = Paths(Path(project_root), check_name(name))
+    _check_node(paths, node)
+    with _locked(paths):
+        done = []
+        for role in ("fwd", "init", "pid1"):
+            pid = _kill(paths.pidfile(node, role))
+            if pid is not None:
+                done.append(f"killed {role} of {node} (pid {pid})")
+        ns = netns(name, node)
+        for iface in ("eth0", "eth1", "lo"):
+            _run(["ip", "-n", ns, "addr", "flush", "dev", iface], check=False)
+            _run(["ip", "-n", ns, "link", "set", iface, "down"], check=False)
+        (paths.node(node) / "powered-off").touch()
+        return done
+
+
+def power_on(name: str, node: str, project_root: Path = PROJECT_ROOT) -> None:
+    """Boot a powered-off (or crashed) node again; returns once its sshd answers."""
+    paths = Paths(Path(project_root), check_name(name))
+    _check_node(paths, node)
+    port = _ports_of(paths)[node]
+    with _locked(paths):
+        if _recorded(paths.pidfile(node, "pid1")) is not None:
+            return
+        for role in ("fwd", "init"):
+            _kill(paths.pidfile(node, role))
+        ns = netns(name, node)
+        for iface in ("eth0", "eth1"):
+            _run(["ip", "-n", ns, "link", "set", iface, "up"])
+        (paths.node(node) / "powered-off").unlink(missing_ok=True)
+        _start_node(paths, name, node)
+        _start_forwarder(paths, name, node, port)
+        _wait_ssh(paths, {node: port})
+
+
+def _set_link(name: str, link: str, state: str, project_root: Path) -> None:
+    paths = Paths(Path(project_root), check_name(name))
+    if link not in LINKS:
+        raise LabError(f"unknown link {link!r}: use one of {', '.join(LINKS)}")
+    if not _ns_exists(netns(name, "lan")):
+        raise LabError(f"lab {name} is not up: run `runbook lab up` first")
+    with _locked(paths):
+        for node in NODES:
+            peer = f"{node}-{LINKS[link]}" if LINKS[link] else node
+            _run(["ip", "-n", netns(name, "lan"), "link", "set", peer, state])
+
+
+def cut_link(name: str = DEFAULT_LAB, link: str = "crossover",
+             project_root: Path = PROJECT_ROOT) -> None:
+    """Unplug the crossover cable (or the LAN) of both nodes; the nodes cannot undo it."""
+    _set_link(name, link, "down", project_root)
+
+
+def restore_link(name: str = DEFAULT_LAB, link: str = "crossover",
+                 project_root: Path = PROJECT_ROOT) -> None:
+    _set_link(name, link, "up", project_root)

@@ -1,0 +1,243 @@
+"""Pid 1 of a lab node: mounts the node's own filesystem, "boots" it, reaps, reboots.
+
+Started by the manager as
+``ip netns exec LAB-NODE unshare --uts --mount --pid --fork --kill-child --propagation private
+--mount-proc /usr/bin/python3 -I .../node_init.py --lab LAB --node NODE --dir NODE_DIR ...``.
+Stdlib only and run as a script: after the mounts /root, /usr and /var are the node's, so
+nothing may be imported lazily from the project.
+
+Boot sequence (:func:`boot`, re-run on reboot): kernel selection hook, hostname from
+/etc/hostname, lo up, ``ifup -a``, the node's /etc/rc2.d/S* scripts, boot id and counter in the
+node state folder (inside the node: /usr/lib/runbook-lab/node).
+Signals: SIGUSR1 reboot, SIGUSR2 or SIGTERM power off (the whole pid namespace dies with us).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+MS_RDONLY = 1
+MS_REMOUNT = 32
+MS_BIND = 4096
+MNT_DETACH = 2
+PR_SET_NAME = 15
+LAB_DIR = "/usr/lib/runbook-lab"
+ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME": "/root",
+    "LANG": "C",
+    "TERM": "dumb",
+}
+SIGNALS = (signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM, signal.SIGINT, signal.SIGCHLD)
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def log(message: str) -> None:
+    sys.stdout.write(f"{time.strftime('%H:%M:%S')} init: {message}\n")
+    sys.stdout.flush()
+
+
+def mount(source: str | None, target: str, fstype: str | None = None, flags: int = 0,
+          data: str | None = None) -> None:
+    def enc(value: str | None) -> bytes | None:
+        return None if value is None else value.encode()
+
+    if _libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {source} on {target} ({fstype}): {os.strerror(err)}")
+
+
+def umount(target: str) -> None:
+    if _libc.umount2(target.encode(), MNT_DETACH) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"umount {target}: {os.strerror(err)}")
+
+
+def set_title(title: str) -> None:
+    _libc.prctl(PR_SET_NAME, title.encode()[:15], 0, 0, 0)
+
+
+def fd_path(path: str) -> str:
+    """A handle on ``path`` that survives it being covered by a later mount."""
+    return f"/proc/self/fd/{os.open(path, os.O_PATH | os.O_DIRECTORY)}"
+
+
+def setup_mounts(node_dir: str, sim_dir: str, cluster_dir: str) -> None:
+    src = {
+        "etc": fd_path("/etc"),
+        "usr": fd_path("/usr"),
+        "sim": fd_path(sim_dir),
+        "cluster": fd_path(cluster_dir),
+    }
+    for sub in ("etc-upper", "etc-work", "usr-upper", "usr-work", "var", "root", "state"):
+        src[sub] = fd_path(os.path.join(node_dir, sub))
+    for layer in ("etc", "usr"):
+        mount("overlay", f"/{layer}", "overlay", 0,
+              f"lowerdir={src[layer]},upperdir={src[layer + '-upper']},"
+              f"workdir={src[layer + '-work']}")
+    binds = (("sim", f"{LAB_DIR}/sim", True), ("cluster", f"{LAB_DIR}/cluster", False),
+             ("state", f"{LAB_DIR}/node", False), ("usr", f"{LAB_DIR}/host-usr", True),
+             ("var", "/var", False), ("root", "/root", False))
+    for key, target, readonly in binds:
+        mount(src[key], target, None, MS_BIND)
+        if readonly:
+            mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+    fresh_tmpfs()
+
+
+def fresh_tmpfs() -> None:
+    for target, mode in (("/run", "0755"), ("/tmp", "1777")):
+        mount("tmpfs", target, "tmpfs", 0, f"mode={mode}")
+    for sub in ("network", "lock", "sshd", "shm"):
+        os.makedirs(f"/run/{sub}", exist_ok=True)
+    os.chmod("/run/lock", 0o1777)
+
+
+def unblock_signals() -> None:
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    for sig in SIGNALS:
+        signal.signal(sig, signal.SIG_DFL)
+
+
+def run(argv: list[str], timeout: float = 60) -> int:
+    """Run a boot command with the console as its output; never raises."""
+    sys.stdout.flush()
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=sys.stdout,
+                                stderr=subprocess.STDOUT, env=ENV, cwd="/",
+                                preexec_fn=unblock_signals)  # pid 1 has a single thread
+    except OSError as exc:
+        log(f"{argv[0]}: {exc}")
+        return 127
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        log(f"{' '.join(argv)}: still running after {timeout:.0f}s, left in background")
+        return 124
+
+
+def read_first_line(path: str, default: str = "") -> str:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.readline().strip() or default
+    except OSError:
+        return default
+
+
+def write_text(path: str, text: str) -> None:
+    with open(path + ".tmp", "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(path + ".tmp", path)
+
+
+def select_kernel() -> str:
+    """Kernel hook: the kernel this boot runs (``kernel-next`` set by a kernel package wins).
+
+    The choice is recorded in ``kernel-running``; a simulated ``uname -r`` reads it.
+    """
+    state = f"{LAB_DIR}/node"
+    kernel = read_first_line(f"{state}/kernel-next") or read_first_line(f"{state}/kernel")
+    write_text(f"{state}/kernel-running", kernel + "\n")
+    return kernel
+
+
+def boot() -> None:
+    kernel = select_kernel()
+    hostname = read_first_line("/etc/hostname", "localhost")
+    socket.sethostname(hostname)
+    log(f"booting {hostname} (kernel {kernel})")
+    run(["ip", "link", "set", "lo", "up"])
+    run(["ifup", "-a"], timeout=90)
+    rc = "/etc/rc2.d"
+    for name in sorted(os.listdir(rc)) if os.path.isdir(rc) else []:
+        path = os.path.join(rc, name)
+        if name.startswith("S") and os.access(path, os.X_OK):
+            run([path, "start"])
+    state = f"{LAB_DIR}/node"
+    count = int(read_first_line(f"{state}/boot_count", "0") or 0) + 1
+    write_text(f"{state}/boot_count", f"{count}\n")
+    write_text(f"{state}/boot_id", f"{uuid.uuid4()}\n")
+    log(f"boot {count} done")
+
+
+def reap() -> None:
+    with contextlib.suppress(ChildProcessError):
+        while True:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                return
+
+
+def kill_all() -> None:
+    """Kill every other process of the node (pid 1 survives kill(-1))."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(-1, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+
+
+def reset_node() -> None:
+    """What a power cycle loses: volatile filesystems, addresses, routes."""
+    for target in ("/tmp", "/run"):
+        with contextlib.suppress(OSError):
+            umount(target)
+    fresh_tmpfs()
+    for iface in sorted(os.listdir("/sys/class/net")):
+        run(["ip", "link", "set", iface, "down"])
+        run(["ip", "addr", "flush", "dev", iface])
+        if iface != "lo":  # the cable stays plugged in: link up, no address until ifup
+            run(["ip", "link", "set", iface, "up"])
+    run(["ip", "route", "flush", "table", "main"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--lab", required=True)
+    parser.add_argument("--node", required=True)
+    parser.add_argument("--dir", required=True, help="the node's folder in the lab state dir")
+    parser.add_argument("--sim", required=True)
+    parser.add_argument("--cluster", required=True)
+    args = parser.parse_args(argv)
+    if os.getpid() != 1:
+        log("must run as pid 1 of a new pid namespace")
+        return 2
+    set_title(f"{args.lab}-{args.node}")
+    signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    os.environ.clear()
+    os.environ.update(ENV)
+    setup_mounts(args.dir, args.sim, args.cluster)
+    os.chdir("/")
+    boot()
+    while True:
+        info = signal.sigtimedwait(SIGNALS, 5.0)
+        reap()
+        if info is None or info.si_signo == signal.SIGCHLD:
+            continue
+        if info.si_signo == signal.SIGUSR1:
+            log("reboot requested")
+            kill_all()
+            time.sleep(2)
+            reset_node()
+            boot()
+        else:
+            log(f"power off ({signal.Signals(info.si_signo).name})")
+            kill_all()
+            return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
