@@ -136,6 +136,17 @@ sync
 kill -$sig 1
 """
 
+# uname of a node reports the kernel the node booted (see node_init.select_kernel).
+UNAME = """\
+#!/bin/sh
+# lab node: the release is the kernel this node booted, not the control machine's
+real=/usr/lib/runbook-lab/host-usr/bin/uname
+release=$(cat /usr/lib/runbook-lab/node/kernel-running 2>/dev/null)
+[ -n "$release" ] || exec $real "$@"
+out=$($real "$@") || exit $?
+printf '%s\\n' "$out" | sed "s/$($real -r)/$release/g"
+"""
+
 LSB_RELEASE = """\
 DISTRIB_ID=Ubuntu
 DISTRIB_RELEASE=8.04
@@ -313,6 +324,7 @@ def build_usr(upper: Path, hidden: list[str]) -> None:
     upper_dir(upper, usr, "sbin")
     write(upper / "bin/apt-get",
           '#!/bin/sh\nexec /usr/bin/python3 /usr/lib/runbook-lab/sim/apt_get.py "$@"\n', 0o755)
+    write(upper / "bin/uname", UNAME, 0o755)
     for cmd in ("reboot", "halt", "poweroff", "shutdown"):
         target = upper / "sbin" / cmd
         write(target, REBOOT, 0o755)

@@ -79,6 +79,8 @@ def test_fresh_node_is_hardy_with_ssh_only(lab: manager.LabInfo) -> None:
     out = ssh(lab, "ha2", "cat /etc/hostname; grep -c dhcp /etc/network/interfaces; "
                           "dpkg-query -W -f='${Version}' openssh-server").stdout.split()
     assert out == ["ha2", "1", "1:4.7p1-8ubuntu1"]
+    assert ssh(lab, "ha2", "uname -r").stdout.strip() == "2.6.24-19-server"
+    assert "2.6.24-19-server" in ssh(lab, "ha2", "uname -a").stdout
     hidden = "ls -d /etc/ha.d /etc/drbd.conf /usr/sbin/drbdadm /etc/init.d/heartbeat /etc/ntp.conf"
     assert ssh(lab, "ha1", hidden + " 2>/dev/null", check=False).stdout == ""
 
