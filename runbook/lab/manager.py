@@ -136,6 +136,13 @@ class LabStatus:
 # ----------------------------------------------------------------------------- helpers
 
 
+def _name(name: str) -> str:
+    try:
+        return check_name(name)
+    except ValueError as exc:
+        raise LabError(str(exc)) from None
+
+
 def _run(argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(argv, capture_output=True, text=True, check=False)
     if check and result.returncode != 0:
@@ -388,7 +395,7 @@ def _build(paths: Paths, name: str, ports: dict[str, int]) -> None:
 
 def status(name: str = DEFAULT_LAB, project_root: Path = PROJECT_ROOT) -> LabStatus:
     """What of the lab exists and runs, per node."""
-    paths = Paths(Path(project_root), check_name(name))
+    paths = Paths(Path(project_root), _name(name))
     ports = _ports_of(paths)
     result = LabStatus(name=name, state_dir=paths.state_dir, exists=paths.state_dir.exists(),
                        lan=_ns_exists(netns(name, "lan")))
@@ -414,8 +421,11 @@ def status(name: str = DEFAULT_LAB, project_root: Path = PROJECT_ROOT) -> LabSta
 def up(name: str = DEFAULT_LAB, port_base: int | None = None,
        project_root: Path = PROJECT_ROOT) -> LabInfo:
     """Bring the lab up (idempotent); a stale lab of the same name is cleaned first."""
-    check_name(name)
-    base = port_base_for(name, port_base)
+    _name(name)
+    try:
+        base = port_base_for(name, port_base)
+    except ValueError as exc:
+        raise LabError(str(exc)) from None
     ports = node_ports(base)
     _preflight()
     paths = Paths(Path(project_root), name)
@@ -464,16 +474,14 @@ def _down(paths: Paths) -> list[str]:
 
 def down(name: str = DEFAULT_LAB, project_root: Path = PROJECT_ROOT) -> list[str]:
     """Remove everything the lab created; returns what was removed (empty when nothing was up)."""
-    check_name(name)
+    _name(name)
     if os.geteuid() != 0:
         raise LabError("the lab needs root: run it with sudo")
     paths = Paths(Path(project_root), name)
     with _locked(paths):
-        removed = _down(paths)
-    paths.lock_file.unlink(missing_ok=True)
-    with contextlib.suppress(OSError):
-        paths.lock_file.parent.rmdir()  # .lab/ itself, when no other lab is left
-    return removed
+        # the lock file (.lab/<name>.lock, empty) stays: removing it would let two waiters
+        # lock two different files at once
+        return _down(paths)
 
 
 def _check_node(paths: Paths, node: str) -> None:
@@ -485,7 +493,7 @@ def _check_node(paths: Paths, node: str) -> None:
 
 def power_off(name: str, node: str, project_root: Path = PROJECT_ROOT) -> list[str]:
     """Pull the plug of ``node``: every process of it dies at once, its ssh port refuses."""
-    paths = Paths(Path(project_root), check_name(name))
+    paths = Paths(Path(project_root), _name(name))
     _check_node(paths, node)
     with _locked(paths):
         done = []
@@ -503,7 +511,7 @@ def power_off(name: str, node: str, project_root: Path = PROJECT_ROOT) -> list[s
 
 def power_on(name: str, node: str, project_root: Path = PROJECT_ROOT) -> None:
     """Boot a powered-off (or crashed) node again; returns once its sshd answers."""
-    paths = Paths(Path(project_root), check_name(name))
+    paths = Paths(Path(project_root), _name(name))
     _check_node(paths, node)
     port = _ports_of(paths)[node]
     with _locked(paths):
@@ -521,7 +529,7 @@ def power_on(name: str, node: str, project_root: Path = PROJECT_ROOT) -> None:
 
 
 def _set_link(name: str, link: str, state: str, project_root: Path) -> None:
-    paths = Paths(Path(project_root), check_name(name))
+    paths = Paths(Path(project_root), _name(name))
     if link not in LINKS:
         raise LabError(f"unknown link {link!r}: use one of {', '.join(LINKS)}")
     if not _ns_exists(netns(name, "lan")):

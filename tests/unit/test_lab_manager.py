@@ -63,3 +63,8 @@ def test_process_record_needs_same_start_time(tmp_path: Path) -> None:
     pid, _ = record.read_text().split()
     record.write_text(f"{pid} 1\n")  # same pid, another process (start time differs)
     assert manager._recorded(record) is None
+
+
+def test_bad_name_is_a_lab_error() -> None:
+    with pytest.raises(manager.LabError, match="invalid lab name"):
+        manager.status("Bad-Name")
