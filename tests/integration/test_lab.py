@@ -104,6 +104,8 @@ def test_crossover_with_real_ifupdown(lab: manager.LabInfo) -> None:
                        f"    address {address}\\n    netmask 255.255.255.0\\n'"
                        " >> /etc/network/interfaces && ifup eth1")
     assert ssh(lab, "ha1", "ping -c1 -W1 10.0.0.2").returncode == 0
+    ssh(lab, "ha2", "ifdown eth1; ifup eth1")  # what a runbook does after editing the file
+    assert ssh(lab, "ha1", "ping -c1 -W1 10.0.0.2").returncode == 0
     manager.cut_link(LAB, project_root=PROJECT)
     try:
         assert ssh(lab, "ha1", "ping -c1 -W1 10.0.0.2", check=False).returncode != 0
