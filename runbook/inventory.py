@@ -13,7 +13,17 @@ not an IPv4 address: '10.0.0.300'
 
 Settings are grouped in sections (:data:`SECTIONS`). ``base`` (names, interfaces, NTP) is always
 checked; runbooks that need more ask for their sections through ``load_inventory(require=...)``,
-so validating the first runbooks does not demand the keys of the later ones.
+so validating the first runbooks does not demand the keys of the later ones. The sections:
+
+- ``base``: names, interfaces and NTP (:class:`NodeSettings`);
+- ``xen``: the Xen packages, Dom0 memory, loop devices, the reboot (:class:`XenSettings`);
+- ``lvm``: the partition for the volume group and the VG name (:class:`LvmSettings`);
+- ``xen_tools``: /etc/xen-tools/xen-tools.conf (:class:`XenToolsSettings`);
+- ``domu``: the DomUs of the cluster (:class:`DomU`, in :attr:`ClusterInventory.domus`);
+  implies ``xen_tools``, whose values are the DomUs' defaults.
+
+Secrets are never part of the inventory: the files name environment variables (or, for a DomU's
+root password, a file) and only the runbook that needs a secret reads it.
 """
 
 from __future__ import annotations
@@ -23,8 +33,10 @@ import ipaddress
 import itertools
 import os
 import re
+import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any, Final
@@ -144,9 +156,138 @@ class NodeSettings:
     crossover: Interface
     ntp_servers: tuple[str, ...]
     peer: str  # the other node's inventory host name
+    xen: XenSettings | None = None  # section "xen"
+    lvm: LvmSettings | None = None  # section "lvm"
+    xen_tools: XenToolsSettings | None = None  # section "xen_tools"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "short_name", self.fqdn.split(".", 1)[0])
+
+
+@dataclass(frozen=True)
+class XenSettings:
+    """Installing Xen on a node (inventory ``data.xen``)."""
+
+    packages: tuple[str, ...]  # apt-get install these, e.g. ("ubuntu-xen-server",)
+    kernel_suffix: str  # `uname -r` ends with it once the node runs the Xen kernel: "-xen"
+    dom0_memory_mb: int  # Dom0's memory (the guide: 512, the size of its swap partition)
+    max_loop: int  # `loop max_loop=64` in /etc/modules
+    reboot_timeout_s: int  # how long to wait for the node to come back after the reboot
+
+
+@dataclass(frozen=True)
+class LvmSettings:
+    """The volume group for the DomUs' disks (``data.lvm_pv`` per host, ``data.lvm.vg``)."""
+
+    partition: str  # the guide's third partition, e.g. /dev/sda3 (pvcreate, vgcreate)
+    partition_size_gb: float  # its expected size, in GB as fdisk -l / vgdisplay show it
+    vg: str  # the volume group's name, "vg" in the guide
+    # An operator's explicit decision that 03-lvm may overwrite the partition even though it
+    # holds data (a file system, another VG, a partition table). Off unless written.
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class XenToolsSettings:
+    """The values the guide sets in /etc/xen-tools/xen-tools.conf (``data.xen_tools``).
+
+    Sizes are xen-tools' strings ("5Gb", "384Mb"); :func:`size_to_mib` converts them.
+    """
+
+    lvm: str  # the volume group xen-create-image makes the DomUs' LVs in
+    size: str  # the DomU's disk ("5Gb")
+    memory: str  # its memory ("384Mb")
+    swap: str  # its swap LV ("384Mb")
+    fs: str  # ext2, ext3, ext4, xfs or reiserfs
+    dist: str  # default distribution ("hardy")
+    image: str  # "sparse" or "full"
+    gateway: IPv4Address
+    netmask: IPv4Address
+    broadcast: IPv4Address
+    passwd: bool  # `passwd = 1`: xen-create-image asks for the DomU's root password
+    arch: str  # "amd64" or "i386"
+    mirror: str  # the default mirror (http, https or ftp URL)
+    mirrors: dict[str, str]  # per-distribution mirrors: {"mirror_etch": URL}, maybe empty
+    install_method: str = "debootstrap"  # or "rinse" (Fedora, CentOS)
+
+    def __hash__(self) -> int:  # mirrors is a dict: hash its items (equal objects, equal hash)
+        return hash((self.lvm, self.size, self.dist, self.mirror, tuple(self.mirrors.items())))
+
+    @property
+    def network(self) -> IPv4Network:
+        """The DomUs' network: gateway/netmask, e.g. 192.168.1.0/24."""
+        return IPv4Network(f"{self.gateway}/{self.netmask}", strict=False)
+
+
+@dataclass(frozen=True)
+class DomU:
+    """A virtual machine of the cluster (an entry of ``data.domus``).
+
+    ``memory``, ``size``, ``swap`` and ``dist`` are resolved: left out in the inventory, they
+    are the values of the home node's xen_tools. The root password is not here: exactly one of
+    ``password_env`` and ``password_file`` says where it is, and :meth:`password` reads it.
+    """
+
+    name: str  # the DomU's host name: `xen-create-image --hostname=test`, LVs test-disk/-swap
+    ip: IPv4Address  # `--ip=`, on the nodes' LAN
+    home: str  # the inventory host that creates it (xen-create-image) and normally runs it
+    memory: str
+    size: str
+    swap: str
+    dist: str
+    password_env: str | None = None  # name of the environment variable holding the password
+    password_file: Path | None = None  # as written: relative to the inventory folder, ~ expanded
+
+    def password(self, folder: Path) -> str:
+        """The DomU's root password, from its environment variable or its file.
+
+        ``folder`` is the inventory folder (:attr:`ClusterInventory.folder`), against which a
+        relative ``password_file`` is read. A file's trailing line break is dropped. Raises
+        InventoryError naming the variable or the file when it is unset, missing or empty.
+        """
+        if self.password_env is not None:
+            value = os.environ.get(self.password_env, "")
+            if not value:
+                raise InventoryError(
+                    f"DomU {self.name!r}: environment variable {self.password_env} is not set "
+                    "(or empty); it must hold the DomU's root password",
+                    key="data.domus.password_env",
+                )
+            return value
+        if self.password_file is None:
+            raise InventoryError(
+                f"DomU {self.name!r}: no root password: set password_env or password_file",
+                key="data.domus",
+            )
+        path = Path(folder) / self.password_file
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InventoryError(
+                f"DomU {self.name!r}: cannot read the root password file: {exc.strerror}",
+                file=path,
+                key="data.domus.password_file",
+            ) from exc
+        except UnicodeDecodeError as exc:
+            raise InventoryError(
+                f"DomU {self.name!r}: the root password file is not UTF-8 text",
+                file=path,
+                key="data.domus.password_file",
+            ) from exc
+        password = text.removesuffix("\n").removesuffix("\r")
+        if not password:
+            raise InventoryError(
+                f"DomU {self.name!r}: the root password file is empty",
+                file=path,
+                key="data.domus.password_file",
+            )
+        if "\n" in password or "\r" in password:
+            raise InventoryError(
+                f"DomU {self.name!r}: the root password file holds more than one line",
+                file=path,
+                key="data.domus.password_file",
+            )
+        return password
 
 
 @dataclass(frozen=True)
@@ -170,6 +311,7 @@ class ClusterInventory:
     files_sha256: str  # over the inventory files, for the audit report
     nodes: dict[str, NodeSettings]
     ssh: dict[str, SshSettings]
+    domus: tuple[DomU, ...] = ()  # section "domu": the cluster's DomUs, in inventory order
 
 
 # --------------------------------------------------------------------------------------------
@@ -466,6 +608,7 @@ class HostView:
         self.name = host.name
         self.folder = host.file.parent
         self.fields: dict[str, Any] = {}  # NodeSettings fields parsed by the sections
+        self.shared: dict[str, Any] = {}  # ClusterInventory fields (the same on every host)
         self._host = host
         self._problems = problems
         self._values: dict[KeyPath, _Value] = {}
@@ -600,7 +743,7 @@ def _ipv4(h: HostView, key: KeyPath, value: Any, what: str) -> IPv4Address | Non
         return None
 
 
-def _netmask(h: HostView, key: KeyPath, value: Any) -> IPv4Address | None:
+def _netmask(h: HostView, key: KeyPath, value: Any, room: str = "two nodes") -> IPv4Address | None:
     mask = _ipv4(h, key, value, "a netmask, e.g. 255.255.255.0")
     if mask is None:
         return None
@@ -609,7 +752,7 @@ def _netmask(h: HostView, key: KeyPath, value: Any) -> IPv4Address | None:
         h.problem(key, f"not a valid netmask (its one bits must come first): '{mask}'")
         return None
     if not 1 <= 32 - inverted.bit_length() <= 30:
-        h.problem(key, f"netmask '{mask}' leaves no room for two nodes (use /1 to /30)")
+        h.problem(key, f"netmask '{mask}' leaves no room for {room} (use /1 to /30)")
         return None
     return mask
 
@@ -678,12 +821,18 @@ class Section:
 
     ``parse_host`` checks one host, reports problems on its :class:`HostView` and returns the
     :class:`NodeSettings` fields it provides (None for a bad value); ``check_cluster``
-    compares the hosts, skipping the fields that are None.
+    compares the hosts, skipping the fields that are None. A section of cluster-wide values
+    leaves them in each host's ``shared`` (:class:`ClusterInventory` fields) instead.
+
+    Sections are checked in the order of :data:`SECTIONS`, so a section's checks can read the
+    fields of the sections before it (None when that section was not required or is bad).
+    ``implies`` names the sections this one needs loaded too.
     """
 
     description: str
     parse_host: Callable[[HostView], dict[str, Any]]
     check_cluster: Callable[[Sequence[HostView]], None] | None = None
+    implies: tuple[str, ...] = ()
 
 
 def _parse_base(h: HostView) -> dict[str, Any]:
@@ -778,6 +927,584 @@ def _check_base_cluster(hosts: Sequence[HostView]) -> None:
             )
 
 
+# --------------------------------------------------------------------------------------------
+# More value checks, for the sections after base
+
+_SIZE: Final = re.compile(r"(\d+(?:\.\d+)?)\s*(Mb|Gb|M|G|MB|GB)", re.IGNORECASE)
+_LVM_NAME: Final = re.compile(r"(?!-)[A-Za-z0-9+_.-]{1,127}")
+_PACKAGE: Final = re.compile(r"[a-z0-9][a-z0-9+.-]+")
+_KERNEL_SUFFIX: Final = re.compile(r"[A-Za-z0-9._+-]+")
+_DEVICE: Final = re.compile(r"/dev/[A-Za-z0-9_.:+-]+(?:/[A-Za-z0-9_.:+-]+)*")
+_DIST: Final = re.compile(r"[a-z][a-z0-9.-]*")
+_MIRROR_KEY: Final = re.compile(r"mirror_[a-z][a-z0-9.-]*")
+_SECRET_KEYS: Final = ("password", "passwd")
+_SECRET_PROBLEM: Final = (
+    "passwords never go in the inventory: name an environment variable in password_env "
+    "or a file in password_file"
+)
+
+
+def size_to_mib(text: str) -> int:
+    """A xen-tools size in MiB: "384Mb" -> 384, "5Gb" -> 5120, "1.5G" -> 1536.
+
+    The units, in any case: Mb, M, MB (MiB) and Gb, G, GB (1024 MiB), after an optional space.
+    Raises ValueError for any other text and for a size that is not a whole number of MiB.
+    """
+    match = _SIZE.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(f"not a size such as 5Gb or 384Mb: {text!r}")
+    mib = Decimal(match[1]) * (1024 if match[2].upper().startswith("G") else 1)
+    if mib != mib.to_integral_value():
+        raise ValueError(f"not a whole number of MiB: {text!r}")
+    return int(mib)
+
+
+def _size(h: HostView, key: KeyPath, value: Any, *, required: bool = True) -> str | None:
+    text = _text(h, key, value, "a size such as 5Gb or 384Mb", required=required)
+    if text is None:
+        return None
+    try:
+        mib = size_to_mib(text)
+    except ValueError as exc:
+        h.problem(key, str(exc))
+        return None
+    if mib == 0:
+        h.problem(key, f"must be more than 0: {text!r}")
+        return None
+    return text
+
+
+def _integer(h: HostView, key: KeyPath, value: Any, low: int, high: int, what: str) -> int | None:
+    if value is _MISSING or value is None:
+        h.problem(key, f"missing: expected {what}, an integer from {low} to {high}")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        h.problem(key, f"expected an integer from {low} to {high}, got {_kind(value)}")
+        return None
+    return value
+
+
+def _boolean(h: HostView, key: KeyPath, value: Any, default: bool | None = None) -> bool | None:
+    if value is _MISSING or value is None:
+        if default is None:
+            h.problem(key, "missing: expected true or false")
+        return default
+    if not isinstance(value, bool):
+        h.problem(key, f"expected true or false, got {_kind(value)}")
+        return None
+    return value
+
+
+def _choice(
+    h: HostView, key: KeyPath, value: Any, choices: Sequence[str], default: str | None = None
+) -> str | None:
+    what = "one of " + ", ".join(choices)
+    if (value is _MISSING or value is None) and default is not None:
+        return default
+    text = _text(h, key, value, what)
+    if text is not None and text not in choices:
+        h.problem(key, f"expected {what}, got {text!r}")
+        return None
+    return text
+
+
+def _lvm_name(h: HostView, key: KeyPath, value: Any) -> str | None:
+    text = _text(h, key, value, "a volume group name, e.g. vg")
+    if text is not None and (not _LVM_NAME.fullmatch(text) or text in (".", "..")):
+        h.problem(
+            key,
+            f"not a valid LVM name (letters, digits and + _ . -, not starting with '-', "
+            f"not '.' or '..'): {text!r}",
+        )
+        return None
+    return text
+
+
+def _url(h: HostView, key: KeyPath, value: Any) -> str | None:
+    text = _text(h, key, value, "a mirror URL, e.g. http://archive.ubuntu.com/ubuntu/")
+    if text is None:
+        return None
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme not in ("http", "https", "ftp") or not parts.hostname or " " in text:
+        h.problem(key, f"not an http, https or ftp URL: {text!r}")
+        return None
+    return text
+
+
+def _settings(h: HostView, key: KeyPath, known: Sequence[str], what: str) -> dict[str, Any] | None:
+    """The mapping at ``key`` (a top-level data key), its unknown keys reported."""
+    value = _mapping(h, key, h.get(key), what)
+    if value is not None:
+        _unknown_keys(h, key, value, known)
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# Section "xen": Installing XEN
+
+_XEN_KEYS: Final = ("packages", "kernel_suffix", "dom0_memory_mb", "max_loop", "reboot_timeout_s")
+
+
+def _parse_xen(h: HostView) -> dict[str, Any]:
+    key: KeyPath = ("data", "xen")
+    xen = _settings(h, key, _XEN_KEYS, "a mapping of Xen settings (" + ", ".join(_XEN_KEYS) + ")")
+    if xen is None:
+        return {"xen": None}
+    start = h.problem_count()
+    packages = xen.get("packages", _MISSING)
+    what = "a list of Debian package names, e.g. [ubuntu-xen-server]"
+    if packages is _MISSING or packages is None:
+        h.problem((*key, "packages"), f"missing: expected {what}")
+    elif not isinstance(packages, list) or not packages:
+        got = "an empty list" if packages == [] else _kind(packages)
+        h.problem((*key, "packages"), f"expected {what}, got {got}")
+    else:
+        for index, name in enumerate(packages):
+            if not isinstance(name, str) or not _PACKAGE.fullmatch(name):
+                h.problem((*key, "packages", index), f"not a Debian package name: {name!r}")
+            elif name in packages[:index]:
+                h.problem((*key, "packages", index), f"listed twice: {name!r}")
+    suffix = _text(
+        h,
+        (*key, "kernel_suffix"),
+        xen.get("kernel_suffix", _MISSING),
+        "the end of the Xen kernel's `uname -r`, e.g. -xen",
+    )
+    if suffix is not None and not _KERNEL_SUFFIX.fullmatch(suffix):
+        h.problem((*key, "kernel_suffix"), f"not the end of a kernel release: {suffix!r}")
+    memory = _integer(
+        h,
+        (*key, "dom0_memory_mb"),
+        xen.get("dom0_memory_mb", _MISSING),
+        64,
+        1048576,
+        "Dom0's memory in MB",
+    )
+    max_loop = _integer(
+        h, (*key, "max_loop"), xen.get("max_loop", _MISSING), 8, 255, "the number of loop devices"
+    )
+    timeout = _integer(
+        h,
+        (*key, "reboot_timeout_s"),
+        xen.get("reboot_timeout_s", _MISSING),
+        10,
+        3600,
+        "seconds to wait for the node after its reboot",
+    )
+    if h.problem_count() > start:
+        return {"xen": None}
+    assert suffix is not None and memory is not None and max_loop is not None
+    assert timeout is not None
+    return {"xen": XenSettings(tuple(packages), suffix, memory, max_loop, timeout)}
+
+
+# --------------------------------------------------------------------------------------------
+# Section "lvm": Configure LVM
+
+_LVM_PV_KEYS: Final = ("partition", "partition_size_gb", "force")
+
+
+def _parse_lvm(h: HostView) -> dict[str, Any]:
+    start = h.problem_count()
+    pv_key: KeyPath = ("data", "lvm_pv")
+    pv = _settings(
+        h,
+        pv_key,
+        _LVM_PV_KEYS,
+        "a mapping of this node's partition for the volume group "
+        "(partition, partition_size_gb, force)",
+    )
+    partition: str | None = None
+    size: Any = None
+    force: bool | None = None
+    if pv is not None:
+        partition = _text(
+            h,
+            (*pv_key, "partition"),
+            pv.get("partition", _MISSING),
+            "the partition for the volume group, e.g. /dev/sda3",
+        )
+        if partition is not None and (
+            not _DEVICE.fullmatch(partition) or ".." in partition.split("/")
+        ):
+            h.problem((*pv_key, "partition"), f"not an absolute /dev path: {partition!r}")
+        size = pv.get("partition_size_gb", _MISSING)
+        if size is _MISSING or size is None:
+            h.problem(
+                (*pv_key, "partition_size_gb"),
+                "missing: expected the partition's size in GB, e.g. 225",
+            )
+        elif isinstance(size, bool) or not isinstance(size, int | float) or not size > 0:
+            h.problem(
+                (*pv_key, "partition_size_gb"),
+                f"expected a number of GB greater than 0, got {_kind(size)}",
+            )
+        force = _boolean(h, (*pv_key, "force"), pv.get("force"), default=False)
+    vg_key: KeyPath = ("data", "lvm")
+    lvm = _settings(h, vg_key, ("vg",), "a mapping with the volume group's name (vg)")
+    vg = _lvm_name(h, (*vg_key, "vg"), lvm.get("vg", _MISSING)) if lvm is not None else None
+    if h.problem_count() > start:
+        return {"lvm": None}
+    assert partition is not None and vg is not None and force is not None
+    return {"lvm": LvmSettings(partition, float(size), vg, force)}
+
+
+# --------------------------------------------------------------------------------------------
+# Section "xen_tools": Configure XEN-tools
+
+_XEN_TOOLS_KEYS: Final = (
+    "lvm",
+    "size",
+    "memory",
+    "swap",
+    "fs",
+    "dist",
+    "image",
+    "gateway",
+    "netmask",
+    "broadcast",
+    "passwd",
+    "arch",
+    "mirror",
+    "mirrors",
+    "install_method",
+)
+
+
+def _parse_xen_tools(h: HostView) -> dict[str, Any]:
+    key: KeyPath = ("data", "xen_tools")
+    conf = _settings(
+        h, key, _XEN_TOOLS_KEYS, "a mapping of the settings of /etc/xen-tools/xen-tools.conf"
+    )
+    if conf is None:
+        return {"xen_tools": None}
+    start = h.problem_count()
+
+    def get(name: str) -> Any:
+        return conf.get(name, _MISSING)
+
+    lvm = _lvm_name(h, (*key, "lvm"), get("lvm"))
+    lvm_settings: LvmSettings | None = h.fields.get("lvm")
+    if lvm is not None and lvm_settings is not None and lvm != lvm_settings.vg:
+        h.problem(
+            (*key, "lvm"),
+            f"{lvm!r} is not the node's volume group {lvm_settings.vg!r} (data.lvm.vg): "
+            "xen-create-image would make the DomUs' LVs in another volume group",
+        )
+    sizes = {name: _size(h, (*key, name), get(name)) for name in ("size", "memory", "swap")}
+    fs = _choice(h, (*key, "fs"), get("fs"), ("ext2", "ext3", "ext4", "xfs", "reiserfs"))
+    dist = _text(h, (*key, "dist"), get("dist"), "a distribution, e.g. hardy")
+    if dist is not None and not _DIST.fullmatch(dist):
+        h.problem((*key, "dist"), f"not a distribution name: {dist!r}")
+    image = _choice(h, (*key, "image"), get("image"), ("sparse", "full"))
+    gateway = _ipv4(h, (*key, "gateway"), get("gateway"), "the DomUs' gateway, an IPv4 address")
+    netmask = _netmask(h, (*key, "netmask"), get("netmask"), "DomUs")
+    broadcast = _ipv4(h, (*key, "broadcast"), get("broadcast"), "the DomUs' broadcast address")
+    if gateway is not None and netmask is not None:
+        network = IPv4Network(f"{gateway}/{netmask}", strict=False)
+        if gateway in (network.network_address, network.broadcast_address):
+            h.problem((*key, "gateway"), f"'{gateway}' cannot be the gateway of {network}")
+        elif broadcast is not None and broadcast != network.broadcast_address:
+            h.problem(
+                (*key, "broadcast"),
+                f"'{broadcast}' is not the broadcast address of {network} "
+                f"(gateway/netmask): expected '{network.broadcast_address}'",
+            )
+        lan: Interface | None = h.fields.get("lan")
+        if lan is not None and gateway not in lan.network:
+            h.problem(
+                (*key, "gateway"),
+                f"'{gateway}' is outside the node's LAN network {lan.network}: the DomUs are "
+                "bridged onto the LAN",
+            )
+        elif lan is not None and netmask != lan.netmask:
+            h.problem(
+                (*key, "netmask"),
+                f"'{netmask}' differs from the LAN netmask '{lan.netmask}': the DomUs are "
+                "bridged onto the LAN",
+            )
+    passwd = get("passwd")
+    if isinstance(passwd, str) and passwd.strip():  # never echo what may be a password
+        h.problem(
+            (*key, "passwd"),
+            "expected true or false (true: xen-create-image asks for the root password); "
+            "passwords never go in the inventory",
+        )
+        passwd = None
+    else:
+        passwd = _boolean(h, (*key, "passwd"), passwd)
+    arch = _choice(h, (*key, "arch"), get("arch"), ("amd64", "i386"))
+    mirror = _url(h, (*key, "mirror"), get("mirror"))
+    mirrors: dict[str, str] = {}
+    value = get("mirrors")
+    if value is not _MISSING and value is not None:
+        if not isinstance(value, dict):
+            h.problem(
+                (*key, "mirrors"),
+                f"expected a mapping of per-distribution mirrors (mirror_etch: URL), "
+                f"got {_kind(value)}",
+            )
+        else:
+            for name, url in value.items():
+                if not isinstance(name, str) or not _MIRROR_KEY.fullmatch(name):
+                    h.problem(
+                        (*key, "mirrors", name),
+                        f"not a per-distribution mirror setting such as mirror_etch: {name!r}",
+                    )
+                else:
+                    checked = _url(h, (*key, "mirrors", name), url)
+                    if checked is not None:
+                        mirrors[name] = checked
+    method = _choice(
+        h,
+        (*key, "install_method"),
+        get("install_method"),
+        ("debootstrap", "rinse"),
+        default="debootstrap",
+    )
+    if h.problem_count() > start:
+        return {"xen_tools": None}
+    assert lvm is not None and fs is not None and dist is not None and image is not None
+    assert gateway is not None and netmask is not None and broadcast is not None
+    assert passwd is not None and arch is not None and mirror is not None and method is not None
+    return {
+        "xen_tools": XenToolsSettings(
+            lvm=lvm,
+            size=str(sizes["size"]),
+            memory=str(sizes["memory"]),
+            swap=str(sizes["swap"]),
+            fs=fs,
+            dist=dist,
+            image=image,
+            gateway=gateway,
+            netmask=netmask,
+            broadcast=broadcast,
+            passwd=passwd,
+            arch=arch,
+            mirror=mirror,
+            mirrors=mirrors,
+            install_method=method,
+        )
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Section "domu": Using XEN-tools to install DomU
+
+_DOMU_KEYS: Final = (
+    "name",
+    "ip",
+    "home",
+    "memory",
+    "size",
+    "swap",
+    "dist",
+    "password_env",
+    "password_file",
+)
+
+
+@dataclass(frozen=True)
+class _DomUEntry:
+    """A DomU as written; None for the values left to xen_tools."""
+
+    name: str
+    ip: IPv4Address
+    home: str
+    memory: str | None
+    size: str | None
+    swap: str | None
+    dist: str | None
+    password_env: str | None
+    password_file: Path | None
+
+
+def _parse_domu(h: HostView, key: KeyPath, value: Any) -> _DomUEntry | None:
+    start = h.problem_count()
+    entry = _mapping(h, key, value, "a mapping of the DomU's settings (name, ip, home, ...)")
+    if entry is None:
+        return None
+    for secret in _SECRET_KEYS:
+        if secret in entry:  # whatever its value: never echoed
+            h.problem((*key, secret), _SECRET_PROBLEM)
+    _unknown_keys(h, key, {k: v for k, v in entry.items() if k not in _SECRET_KEYS}, _DOMU_KEYS)
+    name = _label(h, (*key, "name"), entry.get("name", _MISSING), "the DomU's host name, e.g. test")
+    ip = _ipv4(h, (*key, "ip"), entry.get("ip", _MISSING), "the DomU's IPv4 address")
+    home = _text(
+        h,
+        (*key, "home"),
+        entry.get("home", _MISSING),
+        "the inventory host that creates and normally runs the DomU, e.g. ha1",
+    )
+    sizes = {
+        part: _size(h, (*key, part), entry.get(part), required=False)
+        for part in ("memory", "size", "swap")
+    }
+    dist = _text(h, (*key, "dist"), entry.get("dist"), "a distribution", required=False)
+    if dist is not None and not _DIST.fullmatch(dist):
+        h.problem((*key, "dist"), f"not a distribution name: {dist!r}")
+    env = _text(
+        h,
+        (*key, "password_env"),
+        entry.get("password_env"),
+        "the name of an environment variable",
+        required=False,
+    )
+    if env is not None and not _ENV_NAME.fullmatch(env):  # never echoed: it may be the password
+        h.problem(
+            (*key, "password_env"),
+            "not an environment variable name (letters, digits and _, not starting with a digit)",
+        )
+    file = _text(
+        h, (*key, "password_file"), entry.get("password_file"), "a file path", required=False
+    )
+    if entry.get("password_env") is None and entry.get("password_file") is None:
+        h.problem(
+            key,
+            "no root password: set password_env (an environment variable's name) or "
+            "password_file (a file, relative to the inventory folder)",
+        )
+    elif entry.get("password_env") is not None and entry.get("password_file") is not None:
+        h.problem((*key, "password_file"), "set password_env or password_file, not both")
+    if h.problem_count() > start:
+        return None
+    assert name is not None and ip is not None and home is not None
+    return _DomUEntry(
+        name,
+        ip,
+        home,
+        sizes["memory"],
+        sizes["size"],
+        sizes["swap"],
+        dist,
+        env,
+        Path(file).expanduser() if file is not None else None,
+    )
+
+
+def _parse_domus(h: HostView) -> dict[str, Any]:
+    key: KeyPath = ("data", "domus")
+    value = h.get(key)
+    what = "a list of DomUs (each with name, ip, home and password_env or password_file)"
+    if value is _MISSING or value is None:
+        h.problem(key, f"missing: expected {what}; [] for none")
+        return {}
+    if not isinstance(value, list):
+        h.problem(key, f"expected {what}, got {_kind(value)}")
+        return {}
+    start = h.problem_count()
+    entries = [_parse_domu(h, (*key, index), item) for index, item in enumerate(value)]
+    if h.problem_count() == start:
+        h.shared["domus"] = tuple(entries)
+    return {}
+
+
+def _check_domus(hosts: Sequence[HostView]) -> None:
+    """One DomU list for the cluster: names, homes and addresses; defaults from xen_tools."""
+    parsed = [h for h in hosts if "domus" in h.shared]
+    if not parsed:
+        return
+    first = parsed[0]
+    entries: tuple[_DomUEntry, ...] = first.shared["domus"]
+    for h in parsed[1:]:
+        if h.shared["domus"] != entries:
+            h.problem(
+                ("data", "domus"),
+                f"differs from the DomU list of host {first.name!r}: the DomUs belong to the "
+                "cluster, so both nodes need the same list (set it once, in groups.yaml)",
+            )
+    start = first.problem_count()
+    names = {h.name: h for h in hosts}
+    taken: dict[IPv4Address, str] = {}  # address -> what uses it
+    node_names: dict[str, str] = {}  # lower-cased name -> what it is
+    for h in hosts:
+        for role in ("lan", "crossover"):
+            interface: Interface | None = h.fields.get(role)
+            if interface is not None:
+                taken.setdefault(interface.address, f"the {role} address of host {h.name!r}")
+                if interface.gateway is not None:
+                    taken.setdefault(interface.gateway, f"the gateway of host {h.name!r}")
+        tools: XenToolsSettings | None = h.fields.get("xen_tools")
+        if tools is not None:
+            taken.setdefault(tools.gateway, f"the DomUs' gateway (xen_tools of host {h.name!r})")
+        if h.fields.get("fqdn"):
+            node_names.setdefault(h.fields["fqdn"].split(".")[0].lower(), f"host {h.name!r}")
+        if h.fields.get("crossover_name"):
+            node_names.setdefault(
+                h.fields["crossover_name"].lower(), f"the crossover name of host {h.name!r}"
+            )
+    seen: dict[str, int] = {}
+    for index, domu in enumerate(entries):
+        key: KeyPath = ("data", "domus", index)
+        if domu.name.lower() in seen:
+            first.problem(
+                (*key, "name"),
+                f"DomU name {domu.name!r} is already used by data.domus[{seen[domu.name.lower()]}]",
+            )
+        else:
+            seen[domu.name.lower()] = index
+        if domu.name.lower() in node_names:
+            first.problem(
+                (*key, "name"), f"{domu.name!r} is the name of {node_names[domu.name.lower()]}"
+            )
+        if domu.home not in names:
+            first.problem(
+                (*key, "home"),
+                f"not a host of this inventory: {domu.home!r} (expected one of {', '.join(names)})",
+            )
+        for h in hosts:
+            lan: Interface | None = h.fields.get("lan")
+            if lan is None:
+                continue
+            if domu.ip not in lan.network:
+                first.problem(
+                    (*key, "ip"),
+                    f"'{domu.ip}' is outside the LAN network {lan.network} of host {h.name!r}: "
+                    "the DomU is bridged onto the LAN and migrates between the nodes",
+                )
+                break
+            if domu.ip in (lan.network.network_address, lan.network.broadcast_address):
+                first.problem((*key, "ip"), f"'{domu.ip}' is not a host address of {lan.network}")
+                break
+        if domu.ip in taken:
+            first.problem((*key, "ip"), f"'{domu.ip}' is already used: {taken[domu.ip]}")
+        else:
+            taken[domu.ip] = f"DomU {domu.name!r} (data.domus[{index}])"
+    if first.problem_count() > start:
+        return
+
+    domus = []
+    for domu in entries:
+        defaults: XenToolsSettings | None = names[domu.home].fields.get("xen_tools")
+        if defaults is None:  # xen_tools of the home node is bad: already reported
+            return
+        domus.append(
+            DomU(
+                name=domu.name,
+                ip=domu.ip,
+                home=domu.home,
+                memory=domu.memory or defaults.memory,
+                size=domu.size or defaults.size,
+                swap=domu.swap or defaults.swap,
+                dist=domu.dist or defaults.dist,
+                password_env=domu.password_env,
+                password_file=domu.password_file,
+            )
+        )
+    needed = sum(size_to_mib(d.size) + size_to_mib(d.swap) for d in domus)
+    for h in hosts:
+        lvm: LvmSettings | None = h.fields.get("lvm")
+        if lvm is not None and needed > lvm.partition_size_gb * 1024:
+            h.problem(
+                ("data", "domus"),
+                f"the DomUs' disks and swap need {needed / 1024:g} GB, more than the "
+                f"{lvm.partition_size_gb:g} GB of {lvm.partition} (data.lvm_pv): both nodes "
+                "hold every DomU's LVs",
+            )
+    for h in hosts:
+        h.shared["domus"] = tuple(domus)
+
+
 #: The setting sections, by the name runbooks require them with. "base" is always checked.
 SECTIONS: dict[str, Section] = {
     "base": Section(
@@ -785,6 +1512,20 @@ SECTIONS: dict[str, Section] = {
         "ntp_servers",
         _parse_base,
         _check_base_cluster,
+    ),
+    "xen": Section(
+        "data.xen: packages, kernel_suffix, dom0_memory_mb, max_loop, reboot_timeout_s",
+        _parse_xen,
+    ),
+    "lvm": Section(
+        "data.lvm_pv (partition, partition_size_gb, force) and data.lvm (vg)", _parse_lvm
+    ),
+    "xen_tools": Section("data.xen_tools: the settings of xen-tools.conf", _parse_xen_tools),
+    "domu": Section(
+        "data.domus: the DomUs (name, ip, home, sizes, root password source)",
+        _parse_domus,
+        _check_domus,
+        implies=("xen_tools",),
     ),
 }
 
@@ -852,7 +1593,8 @@ def _parse_ssh(h: HostView) -> SshSettings | None:
 def load_inventory(folder: Path, *, require: Sequence[str] = ("base",)) -> ClusterInventory:
     """Load and validate the inventory in ``folder``; raise InventoryError listing all problems.
 
-    ``require`` names the :data:`SECTIONS` the selected runbooks need ("base" always applies).
+    ``require`` names the :data:`SECTIONS` the selected runbooks need ("base" always applies,
+    and a section's ``implies`` come with it); they are checked in the order of SECTIONS.
     An unknown section name is a programming error (ValueError).
     """
     unknown = [name for name in require if name not in SECTIONS]
@@ -900,7 +1642,14 @@ def load_inventory(folder: Path, *, require: Sequence[str] = ("base",)) -> Clust
 
     views = [HostView(h, _extended_groups(h, groups), defaults, problems) for h in hosts]
     ssh = {h.name: _parse_ssh(h) for h in views}
-    sections = [SECTIONS["base"], *(SECTIONS[n] for n in dict.fromkeys(require) if n != "base")]
+    needed = {"base", *require}
+    pending = list(needed)
+    while pending:
+        for implied in SECTIONS[pending.pop()].implies:
+            if implied not in needed:
+                needed.add(implied)
+                pending.append(implied)
+    sections = [section for name, section in SECTIONS.items() if name in needed]
     for section in sections:
         for h in views:
             h.fields.update(section.parse_host(h))
@@ -921,6 +1670,7 @@ def load_inventory(folder: Path, *, require: Sequence[str] = ("base",)) -> Clust
         files_sha256=_files_sha256([d for d in docs.values() if d is not None]),
         nodes=nodes,
         ssh={name: s for name, s in ssh.items() if s is not None},
+        domus=views[0].shared.get("domus", ()) if views else (),
     )
 
 
