@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from enum import IntEnum
@@ -186,6 +187,7 @@ def _with_checks(
         "-p", "no:terminal",
         f"--html={html_path}",
         "--self-contained-html",
+        f"--css={engine.CHECKS_DIR / 'report.css'}",
         f"--junitxml={xml_path}",
     ]
     code = pytest.main(pytest_args, plugins=[RunbookPlugin(invocation)])
@@ -239,6 +241,8 @@ def run(argv: Sequence[str] | None = None, console: Console | None = None) -> Ex
 
 
 def main() -> None:
+    # Piped into `head` or `less`: die quietly on a closed pipe, as Unix tools do.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
         sys.exit(run())
     except KeyboardInterrupt:

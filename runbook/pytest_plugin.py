@@ -211,6 +211,11 @@ class RunbookPlugin:
         cells.insert(1, f'<td class="col-node">{node}</td>')
         cells.insert(2, f'<td class="col-check">{desc}</td>')
 
+    def pytest_html_results_table_html(self, report: Any, data: list[str]) -> None:
+        # The evidence is the point of a row; pytest-html's empty log box is noise.
+        if data == ["No log output captured."]:
+            data.clear()
+
     def pytest_html_results_summary(
         self, prefix: list[str], summary: list[str], postfix: list[str], session: Any
     ) -> None:

@@ -285,6 +285,10 @@ def build_etc(upper: Path, node: str, host_key: Path, hidden: list[str]) -> None
     write(upper / "hostname", f"{node}\n")
     write(upper / "hosts", HOSTS.format(node=node))
     write(upper / "network/interfaces", INTERFACES)
+    # No DNS server in the lab: point the resolver at the node's own loopback, where nothing
+    # listens, so lookups of unknown names fail at once instead of timing out (and no query
+    # ever leaves the lab for the control machine's resolver).
+    write(upper / "resolv.conf", "# lab node: no DNS server on the lab LAN\nnameserver 127.0.0.1\n")
     write(upper / "lsb-release", LSB_RELEASE)
     write(upper / "issue", "Ubuntu 8.04.4 LTS \\n \\l\n\n")
     write(upper / "issue.net", "Ubuntu 8.04.4 LTS\n")
