@@ -20,17 +20,22 @@ import ctypes
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
 import uuid
 
 MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NOEXEC = 8
 MS_REMOUNT = 32
 MS_BIND = 4096
 MNT_DETACH = 2
 PR_SET_NAME = 15
 LAB_DIR = "/usr/lib/runbook-lab"
+PYTHON = "/usr/bin/python3"
+STORAGE_BOOT = f"{LAB_DIR}/sim/storage_boot.py"
 ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "HOME": "/root",
@@ -93,6 +98,43 @@ def setup_mounts(node_dir: str, sim_dir: str, cluster_dir: str) -> None:
         if readonly:
             mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
     fresh_tmpfs()
+    setup_dev()
+
+
+# The node's own /dev: character devices with the host's numbers (read once, before /dev is
+# covered), a private devpts instance so sshd allocates PTYs, /dev/shm, the fd symlinks.
+CHAR_DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+_HOST_RDEV: dict[str, int] = {}
+
+
+def host_devices() -> dict[str, int]:
+    if not _HOST_RDEV:
+        for name in CHAR_DEVICES:
+            with contextlib.suppress(OSError):
+                _HOST_RDEV[name] = os.stat(f"/dev/{name}").st_rdev
+    return _HOST_RDEV
+
+
+def setup_dev() -> None:
+    """Mount a fresh /dev (at every boot: udev rebuilds /dev on a real node too)."""
+    devices = host_devices()
+    mount("tmpfs", "/dev", "tmpfs", MS_NOSUID, "mode=755")
+    old = os.umask(0)
+    try:
+        for name, rdev in devices.items():
+            os.mknod(f"/dev/{name}", stat.S_IFCHR | 0o666, rdev)
+        os.mkdir("/dev/pts", 0o755)
+        mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+              "newinstance,ptmxmode=0666,mode=620,gid=5")
+        os.symlink("pts/ptmx", "/dev/ptmx")
+        os.mkdir("/dev/shm", 0o1777)
+        mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID, "mode=1777")
+    finally:
+        os.umask(old)
+    for link, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"),
+                         ("core", "/proc/kcore")):
+        os.symlink(target, f"/dev/{link}")
 
 
 def fresh_tmpfs() -> None:
@@ -157,6 +199,8 @@ def boot() -> None:
     socket.sethostname(hostname)
     log(f"booting {hostname} (kernel {kernel})")
     run(["ip", "link", "set", "lo", "up"])
+    if os.path.exists(STORAGE_BOOT):  # disks, partitions, LVs of the node (storage sim)
+        run([PYTHON, STORAGE_BOOT], timeout=60)
     run(["ifup", "-a"], timeout=90)
     rc = "/etc/rc2.d"
     for name in sorted(os.listdir(rc)) if os.path.isdir(rc) else []:
@@ -192,10 +236,11 @@ def kill_all() -> None:
 
 def reset_node() -> None:
     """What a power cycle loses: volatile filesystems, addresses, routes."""
-    for target in ("/tmp", "/run"):
+    for target in ("/tmp", "/run", "/dev"):
         with contextlib.suppress(OSError):
             umount(target)
     fresh_tmpfs()
+    setup_dev()
     for iface in sorted(os.listdir("/sys/class/net")):
         run(["ip", "link", "set", iface, "down"])
         run(["ip", "addr", "flush", "dev", iface])
@@ -219,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
     os.environ.clear()
     os.environ.update(ENV)
+    host_devices()
     setup_mounts(args.dir, args.sim, args.cluster)
     os.chdir("/")
     boot()
