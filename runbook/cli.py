@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from runbook import engine, remote, report
+from runbook import engine, progress, remote, report
 from runbook.console import StepPrinter
 from runbook.engine import PROJECT_ROOT, Runbook, RunbookRun, UnknownRunbook
 from runbook.inventory import ClusterInventory, InventoryError, load_inventory, open_nornir
@@ -139,11 +139,13 @@ def _execute(args: argparse.Namespace, console: Console) -> ExitStatus:
     printer = StepPrinter(console, dry_run=dry_run)
     runner = RunbookRun(nr, dry_run=dry_run, on_step_start=printer.started,
                         on_step_done=printer.done)
+    progress.listen(printer.note)
     try:
         if dry_run:
             return _dry_run(runner, runbooks, console)
         return _with_checks(args, console, runbooks, cluster, nr, runner, hosts)
     finally:
+        progress.listen(None)
         _close(nr)
 
 

@@ -20,12 +20,23 @@ class StepPrinter:
         self.console = console
         self.dry_run = dry_run
         self._status: Status | None = None
+        self._headline = ""
+        self._notes: dict[str, str] = {}
 
     def started(self, runbook: Runbook, step: Step, hosts: list[str]) -> None:
-        self._status = self.console.status(
-            f"{runbook.id} · {step.name} on {', '.join(hosts)} …", spinner="dots"
-        )
+        self._headline = f"{runbook.id} · {step.name} on {', '.join(hosts)} …"
+        self._notes = {}
+        self._status = self.console.status(self._headline, spinner="dots")
         self._status.start()
+
+    def note(self, host: str, text: str) -> None:
+        """A progress note from a running step (e.g. waiting for a node to come back)."""
+        status = self._status
+        if status is None:
+            return
+        self._notes[host] = text
+        notes = "; ".join(f"{h}: {t}" for h, t in sorted(self._notes.items()))
+        status.update(escape(f"{self._headline} {notes}"))
 
     def done(self, runbook: Runbook, step: Step, rows: list[StepOutcome]) -> None:
         if self._status is not None:

@@ -35,6 +35,10 @@ class Refused(Exception):
     """A step refuses to do something dangerous; the message says what and why."""
 
 
+class StepFailed(Exception):
+    """A step found its goal unreachable; the message says what it saw."""
+
+
 @dataclass(frozen=True)
 class Step:
     name: str
@@ -114,6 +118,8 @@ def _execute_step(task: Task, step: Step) -> Result:
         return step.task(task)
     except Refused as exc:
         return Result(host=task.host, failed=True, result=f"refused: {exc}")
+    except StepFailed as exc:
+        return Result(host=task.host, failed=True, result=str(exc))
     except remote.RemoteError as exc:
         return Result(host=task.host, failed=True, result=str(exc))
 

@@ -1751,6 +1751,7 @@ def open_nornir(
         ssh = inv.ssh[name]
         host.data["settings"] = inv.nodes[name]
         host.data["cluster_nodes"] = list(inv.nodes.values())  # for files alike on both nodes
+        host.data["cluster"] = inv  # cluster-wide settings (DomUs), the inventory folder
         host.hostname, host.port, host.username = ssh.hostname, ssh.port, ssh.username
         host.platform = "linux"
         host.connection_options["netmiko"] = ConnectionOptions(

@@ -24,7 +24,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,13 +33,16 @@ from nornir.core.task import Task
 DEFAULT_TIMEOUT = 120.0
 REDACTED = "********"
 
-# Defined once per session: run "$2" in a subshell with stdin from /dev/null,
-# then print framed base64 of stdout and stderr and the exit status.
+# Defined once per session: run "$2" in a subshell with stdin from /dev/null (or from
+# the base64 text "$3", kept in a private file, never on a command line), then print
+# framed base64 of stdout and stderr and the exit status.
 _SHELL_SETUP = (
     "stty -echo 2>/dev/null; export LC_ALL=C LANG=C TERM=dumb; PS1=''; PS2=''; "
     "unset PROMPT_COMMAND HISTFILE; "
     "__rbd=$(mktemp -d /tmp/.runbook.XXXXXX); "
-    "__rb() { ( eval \"$2\" ) </dev/null >\"$__rbd/o\" 2>\"$__rbd/e\"; __s=$?; "
+    "__rb() { __i=/dev/null; if [ -n \"$3\" ]; then __i=\"$__rbd/i\"; "
+    "(umask 077; printf %s \"$3\" | base64 -d >\"$__i\"); fi; "
+    "( eval \"$2\" ) <\"$__i\" >\"$__rbd/o\" 2>\"$__rbd/e\"; __s=$?; rm -f \"$__rbd/i\"; "
     "printf '\\n%s-B\\n' \"$1\"; base64 -w0 <\"$__rbd/o\"; "
     "printf '\\n%s-E\\n' \"$1\"; base64 -w0 <\"$__rbd/e\"; "
     "printf '\\n%s-R %d\\n' \"$1\" \"$__s\"; }; "
@@ -234,8 +237,9 @@ def _prepare_shell(host: str, conn: Any) -> None:
         _sessions[id(conn)] = token
 
 
-def _invocation(token: str, command: str) -> str:
-    return f"__rb {token} {shlex.quote(command)}\n"
+def _invocation(token: str, command: str, stdin: str | None = None) -> str:
+    feed = f" {base64.b64encode(stdin.encode()).decode()}" if stdin else ""
+    return f"__rb {token} {shlex.quote(command)}{feed}\n"
 
 
 def _decode(text: str) -> str:
@@ -263,13 +267,15 @@ def _parse_framed(host: str, token: str, raw: str, command: str, duration: float
     )
 
 
-def _execute(task: Task, commands: Sequence[str], timeout: float) -> list[CommandResult]:
+def _execute(
+    task: Task, commands: Sequence[str], timeout: float, stdin: str | None = None
+) -> list[CommandResult]:
     conn = _connection(task)
     host = task.host.name
     tokens = ["RB" + uuid.uuid4().hex[:12] for _ in commands]
     started = time.monotonic()
     try:
-        batch = "".join(_invocation(t, c) for t, c in zip(tokens, commands, strict=True))
+        batch = "".join(_invocation(t, c, stdin) for t, c in zip(tokens, commands, strict=True))
         conn.write_channel(batch)
     except (OSError, EOFError) as exc:
         _mark_dropped(host, conn, str(exc))
@@ -287,6 +293,7 @@ def run(
     ok_codes: Iterable[int] = (0,),
     timeout: float = DEFAULT_TIMEOUT,
     display: str | None = None,
+    stdin: str | None = None,
 ) -> CommandResult:
     """Run one shell command line on the task's host.
 
@@ -294,12 +301,13 @@ def run(
     recorded as predicted and not executed. A status outside ``ok_codes``
     raises :class:`CommandFailed` carrying stdout, stderr and the status.
     ``display`` replaces the command text in the journal (e.g. for a file
-    upload whose command line would be a base64 blob).
+    upload whose command line would be a base64 blob). ``stdin`` is fed to the
+    command (a password prompt, say); it is never journalled or shown.
     """
     shown = display or command
     if changes and task.is_dry_run():
         return _record(CommandResult(task.host.name, shown, "", "", 0, 0.0, predicted=True))
-    (result,) = _execute(task, [command], timeout)
+    (result,) = _execute(task, [command], timeout, stdin)
     if display is not None:
         result = CommandResult(
             result.host, shown, result.stdout, result.stderr, result.exit_status, result.duration
@@ -321,6 +329,74 @@ def run_many(
     for result in results:
         _record(result)
     return dict(zip(names, results, strict=True))
+
+
+BOOT_ID = "cat /proc/sys/kernel/random/boot_id"
+
+
+def _forget_connection(task: Task) -> None:
+    """Drop the host's (dead or dying) session without waiting on it."""
+    host = task.host
+    conn = host.connections.get("netmiko")
+    if conn is None:
+        return
+    with _lock:
+        _sessions.pop(id(conn.connection), None)
+    with contextlib.suppress(Exception):  # the node is going away; closing may fail
+        host.close_connection("netmiko")
+    host.connections.pop("netmiko", None)
+
+
+def _boot_id_after_reconnect(task: Task) -> str | None:
+    """The boot id over a brand-new session, or None while the node does not answer."""
+    try:
+        conn = task.host.get_connection("netmiko", task.nornir.config)
+        _prepare_shell(task.host.name, conn)
+    except Exception:  # refused, reset, timed out: still booting
+        _forget_connection(task)
+        return None
+    try:
+        (result,) = _execute(task, [BOOT_ID], 15.0)
+    except RemoteError:
+        _forget_connection(task)
+        return None
+    _record(result)
+    return result.stdout.strip() or None
+
+
+def reboot_and_wait(
+    task: Task,
+    *,
+    timeout: float,
+    poll: float = 1.0,
+    waiting: Callable[[float], None] | None = None,
+) -> str:
+    """Reboot the node; return its new boot id once it answers SSH again.
+
+    The reboot is started in the background a second after the command returns,
+    so the command's own status comes back before the session drops. The node
+    counts as back only with a boot id different from the one before, so a node
+    still on its way down is not mistaken for one that has come back.
+    """
+    before = run(task, BOOT_ID).stdout.strip()
+    run(task, "nohup sh -c 'sleep 1; reboot' >/dev/null 2>&1 &", changes=True,
+        display="reboot")
+    if task.is_dry_run():
+        return before
+    _forget_connection(task)
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        time.sleep(poll)
+        if waiting is not None:
+            waiting(time.monotonic() - began)
+        current = _boot_id_after_reconnect(task)
+        if current is not None and current != before:
+            return current
+        if current is not None:  # still the old boot: it has not gone down yet
+            _forget_connection(task)
+    raise NodeUnreachable(
+        task.host.name, f"did not come back within {timeout:.0f}s after the reboot"
+    )
 
 
 def close_session(conn: Any) -> None:

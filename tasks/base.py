@@ -6,8 +6,9 @@ from nornir.core.task import Result, Task
 
 from runbook import remote
 from runbook.inventory import NodeSettings
-from runbook.parsers import package_installed, parse_interfaces
+from runbook.parsers import parse_interfaces
 from tasks.files import ensure_file, read_file, render
+from tasks.packages import ensure_packages
 
 INTERFACES = "/etc/network/interfaces"
 HOSTS = "/etc/hosts"
@@ -78,13 +79,8 @@ def install_ntp(task: Task) -> Result:
     """NTP installed, its servers from the inventory, and ntpd running."""
     node = settings(task)
     done: list[str] = []
-    status = remote.run(task, "dpkg-query -W -f='${Status}\\t${Version}\\n' ntp", ok_codes=(0, 1))
-    installed = package_installed(status.stdout)
+    installed = not ensure_packages(task, ["ntp"])
     if not installed:
-        remote.run(
-            task, "DEBIAN_FRONTEND=noninteractive apt-get install -y -q ntp",
-            changes=True, timeout=600,
-        )
         done.append("installed ntp")
     change = ensure_file(task, NTP_CONF, render("ntp.conf.j2", ntp_servers=node.ntp_servers))
     if change.changed:

@@ -58,16 +58,20 @@ class FakeNode:
         if m := re.fullmatch(r"ifdown --force (\S+) 2>/dev/null; ifup (\S+)", command):
             self.log.append(f"restart {m[2]}")
             return "", "", 0
-        if command.startswith("dpkg-query -W") and command.endswith(" ntp"):
-            if "ntp" in self.packages:
-                return "install ok installed\t1:4.2.4p4+dfsg-3ubuntu2\n", "", 0
-            return "", "dpkg-query: no packages found matching ntp\n", 1
-        if command == "DEBIAN_FRONTEND=noninteractive apt-get install -y -q ntp":
-            self.packages.add("ntp")
-            self.files["/etc/ntp.conf"] = "server ntp.ubuntu.com\n"
-            self.running.add("ntp")
-            self.log.append("install ntp")
-            return "Setting up ntp ...\n", "", 0
+        if command.startswith("dpkg-query -W -f='${Package}\\t${Status}\\n' "):
+            names = shlex.split(command)[3:]
+            out = "".join(f"{n}\tinstall ok installed\n" for n in names if n in self.packages)
+            missing = [n for n in names if n not in self.packages]
+            err = "".join(f"dpkg-query: no packages found matching {n}\n" for n in missing)
+            return out, err, 1 if missing else 0
+        if command.startswith("DEBIAN_FRONTEND=noninteractive apt-get install -y -q "):
+            for name in shlex.split(command)[5:]:
+                self.packages.add(name)
+                self.log.append(f"install {name}")
+                if name == "ntp":
+                    self.files["/etc/ntp.conf"] = "server ntp.ubuntu.com\n"
+                    self.running.add("ntp")
+            return "Setting up ...\n", "", 0
         if m := re.fullmatch(r"/etc/init\.d/ntp (status|start|restart)", command):
             if "ntp" not in self.packages:
                 return "", "sh: /etc/init.d/ntp: not found\n", 127

@@ -40,6 +40,7 @@ class FakeShell:
         self.responder = responder
         self.remote_conn = FakeChannel()
         self.commands: list[str] = []
+        self.stdins: list[str | None] = []
 
     def write_channel(self, data: str) -> None:
         ready = re.search(r"printf '%s-READY\\n' (\S+)", data)
@@ -49,8 +50,9 @@ class FakeShell:
         for line in data.splitlines():
             if not line.startswith("__rb "):
                 continue
-            _, token, command = shlex.split(line)
+            _, token, command, *feed = shlex.split(line)
             self.commands.append(command)
+            self.stdins.append(base64.b64decode(feed[0]).decode() if feed else None)
             out, err, rc = self.responder(command)
             frame = (
                 f"\r\n{token}-B\r\n{base64.b64encode(out.encode()).decode()}\r\n"

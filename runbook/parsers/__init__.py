@@ -1,4 +1,7 @@
-"""Pure parsers for what the nodes print. No I/O: unit-tested on captured output."""
+"""Pure parsers for what the nodes print. No I/O: unit-tested on captured output.
+
+Base system parsers live here; Xen, LVM and configuration files in the submodules.
+"""
 
 from __future__ import annotations
 
