@@ -68,6 +68,8 @@ class Gathered:
         name = node if isinstance(node, str) else node.name
         if name in self.errors:
             pytest.fail(f"{name} could not be checked: {self.errors[name]}", pytrace=False)
+        if name not in self.facts:
+            pytest.skip(f"{name} is not part of this run (--limit)")
         return self.facts[name]
 
 

@@ -88,6 +88,9 @@ class RunbookPlugin:
         if "node" in metafunc.fixturenames:
             nodes = [self.inv.cluster.nodes[h] for h in self.inv.hosts]
             metafunc.parametrize("node", nodes, ids=[n.name for n in nodes], scope="function")
+        if "domu" in metafunc.fixturenames:
+            domus = list(self.inv.cluster.domus)
+            metafunc.parametrize("domu", domus, ids=[d.name for d in domus], scope="function")
 
     # -- metadata and title ------------------------------------------------------
     def pytest_configure(self, config: pytest.Config) -> None:
@@ -175,7 +178,7 @@ class RunbookPlugin:
         rep = outcome.get_result()
         doc = getattr(getattr(item, "function", None), "__doc__", None) or item.name
         rep.check_description = doc.strip().splitlines()[0]
-        rep.check_node = _node_of(item) or "cluster"
+        rep.check_node = _node_of(item) or "both nodes"
         if call.when == "call" or (call.when == "setup" and rep.failed):
             try:
                 from pytest_html import extras
@@ -198,7 +201,7 @@ class RunbookPlugin:
         node = getattr(report, "check_node", None)
         path = Path(report.fspath).resolve()
         rb = next((r for r in self.inv.runbooks if r.checks.resolve() == path), None)
-        if rb is not None and node and node != "cluster":
+        if rb is not None and node and node in self.inv.hosts:
             self.inv.check_failures.setdefault(rb.id, set()).add(node)
 
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
