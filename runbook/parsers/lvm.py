@@ -45,7 +45,8 @@ def parse_display(text: str) -> dict[str, str]:
     """A `vgdisplay`/`lvdisplay`/`pvdisplay` block: label -> value (two or more spaces apart)."""
     values = {}
     for line in text.splitlines():
-        match = re.match(r"^\s+(\S.*?)\s{2,}(\S.*?)\s*$", line)
+        # Greedy label: "Free  PE / Size" itself holds two spaces; values hold single ones.
+        match = re.match(r"^\s+(\S.*\S)\s{2,}(\S(?:.*\S)?)\s*$", line)
         if match and not match[1].startswith("---"):
             values[match[1]] = match[2]
     return values

@@ -22,17 +22,17 @@ def parse_xm_list(text: str) -> list[Domain]:
     domains = []
     for line in text.splitlines():
         words = line.split()
-        if not words or words[0] == "Name" or len(words) < 5:
+        if len(words) < 4 or words[0] == "Name":
             continue
-        if len(words) >= 6:
-            name, dom_id, mem, vcpus, state, cpu = words[:6]
-            ident: int | None = int(dom_id) if dom_id.isdigit() else None
-        else:  # a managed domain that is not running has no ID
-            name, mem, vcpus, state, cpu = words[:5]
-            ident = None
-        if not (mem.isdigit() and vcpus.isdigit()):
+        name, middle, cpu = words[0], words[1:-1], words[-1]
+        # A managed domain that is not running has no ID and a blank state.
+        state = middle.pop() if middle and not middle[-1].isdigit() else ""
+        numbers = [int(w) for w in middle if w.isdigit()]
+        if len(numbers) != len(middle) or len(numbers) not in (2, 3):
             continue
-        domains.append(Domain(name, ident, int(mem), int(vcpus), state, float(cpu)))
+        ident = numbers[0] if len(numbers) == 3 else None
+        mem, vcpus = numbers[-2:]
+        domains.append(Domain(name, ident, mem, vcpus, state, float(cpu)))
     return domains
 
 
@@ -132,7 +132,7 @@ def parse_menu_lst(text: str) -> MenuLst:
             continue
         if not line or line.startswith("#"):
             continue
-        keyword, _, rest = line.partition(" ")
+        keyword, _, rest = line.replace("\t", " ").partition(" ")
         rest = rest.strip()
         if keyword == "default" and rest.isdigit():
             default = int(rest)
