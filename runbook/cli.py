@@ -64,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("ids", nargs="+", metavar="ID", help="runbook ids (01-base or 01) or 'all'")
     run.add_argument("--dry-run", action="store_true",
                      help="print per host the commands and file diffs; change nothing")
+    run.add_argument("--force", action="append", default=[], metavar="HOST",
+                     help="let 03-lvm overwrite what HOST's partition holds (data is lost)")
     targets(run)
 
     verify = sub.add_parser("verify", help="the checks only: post-change verification")
@@ -106,15 +108,16 @@ def _lab(args: argparse.Namespace, console: Console) -> ExitStatus:
     return ExitStatus.OK
 
 
-def _hosts(cluster: ClusterInventory, limit: str) -> list[str]:
+def _hosts(cluster: ClusterInventory, listed: str, option: str = "--limit") -> list[str]:
+    """The inventory hosts named in a comma-separated option (all of them when empty)."""
     names = list(cluster.nodes)
-    if not limit:
+    if not listed:
         return names
-    wanted = [h.strip() for h in limit.split(",") if h.strip()]
+    wanted = [h.strip() for h in listed.split(",") if h.strip()]
     unknown = [h for h in wanted if h not in names]
     if unknown:
         raise InventoryError(
-            f"--limit names unknown host(s) {', '.join(unknown)} (known: {', '.join(names)})",
+            f"{option} names unknown host(s) {', '.join(unknown)} (known: {', '.join(names)})",
             file=cluster.folder / "hosts.yaml",
         )
     return [h for h in names if h in wanted]
@@ -126,14 +129,16 @@ def _execute(args: argparse.Namespace, console: Console) -> ExitStatus:
     requires = sorted({section for rb in runbooks for section in rb.requires})
     cluster = load_inventory(args.inventory.resolve(), require=requires or ("base",))
     hosts = _hosts(cluster, args.limit)
+    force = ",".join(getattr(args, "force", []))
+    forced = _hosts(cluster, force, "--force") if force else []
     missing = [rb.id for rb in runbooks if not rb.checks.exists()]
     if missing:
         console.print(f"[red]error:[/red] no checks for {', '.join(missing)}")
         return ExitStatus.USAGE
     remote.reset()
     nr = open_nornir(cluster, strict_host_keys=not args.no_host_key_check)
-    for host in nr.inventory.hosts.values():
-        host.data["cluster_nodes"] = list(cluster.nodes.values())
+    for name in forced:
+        nr.inventory.hosts[name].data["force_overwrite"] = True
     nr = nr.filter(filter_func=lambda h: h.name in hosts)
     dry_run = getattr(args, "dry_run", False)
     printer = StepPrinter(console, dry_run=dry_run)
