@@ -7,6 +7,10 @@ BIN := $(VENV)/bin
 DEB_PACKAGES := openssh-server openssh-client iproute2 iputils-ping ifupdown heartbeat \
 	drbd-utils python3 python3-venv git
 export PYTHONDONTWRITEBYTECODE := 1
+# The lab DomU's root password (05-domu reads it from this variable, never from a file in the
+# repository): a random one per make run unless you set your own.
+RUNBOOK_DOMU_PASSWORD ?= $(shell $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(12))')
+export RUNBOOK_DOMU_PASSWORD
 
 .PHONY: demo test deps venv lint unit integration bench lab-down clean
 

@@ -92,3 +92,16 @@ def test_unreachable_host_fails_fast_with_its_reason(nr: Nornir) -> None:
     assert isinstance(again, remote.NodeUnreachable) and again.reason == exc.reason
     with pytest.raises(KeyError):
         remote.unreachable_hosts()["ha1"]
+
+
+def test_stdin_reaches_the_command_but_never_the_journal(nr: Nornir) -> None:
+    shells = {h: nr.inventory.hosts[h].connections["netmiko"].connection for h in ("ha1",)}
+
+    def task(task: Task) -> Result:
+        remote.run(task, "hostname", stdin="s3cret\ns3cret\n")
+        return Result(host=task.host)
+
+    nr.filter(name="ha1").run(task=task)
+    assert shells["ha1"].stdins[-1] == "s3cret\ns3cret\n"
+    entry = remote.journal("ha1")[-1]
+    assert entry.command == "hostname" and "s3cret" not in repr(entry)
