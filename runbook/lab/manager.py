@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runbook.lab import inventory, nodefs
+from runbook.lab import hypervisor, inventory, nodefs
 from runbook.lab.layout import (
     DEFAULT_LAB,
     DEFAULT_PORT_BASE,
@@ -50,9 +50,11 @@ __all__ = [
     "LabStatus",
     "NodeStatus",
     "cut_link",
+    "domains",
     "down",
     "power_off",
     "power_on",
+    "reboot",
     "restore_link",
     "status",
     "up",
@@ -341,6 +343,62 @@ def _start_forwarder(paths: Paths, name: str, node: str, port: int) -> None:
     _record(paths.pidfile(node, "fwd"), pid)
 
 
+def _start_hypervisor(paths: Paths, name: str) -> None:
+    argv = [NODE_PYTHON, "-I", str(HERE / "hypervisor.py"), "--lab", name, "--state",
+            str(paths.state_dir), "--nodes", ",".join(NODES), "--title", f"{name}-xen"]
+    pid = _spawn(argv, paths.state_dir / "hypervisor.log")
+    _record(paths.pids / "hypervisor", pid)
+    sock = paths.cluster / hypervisor.SOCK
+    deadline = time.monotonic() + 10
+    while not sock.exists():
+        if time.monotonic() > deadline or _start_time(pid) is None:
+            raise LabError(f"the hypervisor of lab {name} did not start; see "
+                           f"{paths.state_dir / 'hypervisor.log'}")
+        time.sleep(0.05)
+
+
+def _hypervisor_request(paths: Paths, request: dict[str, object]) -> dict[str, object] | None:
+    """Send one request to the lab's hypervisor; None if it is not there."""
+    sock_path = paths.cluster / hypervisor.SOCK
+    if not sock_path.exists():
+        return None
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(15)
+            sock.connect(str(sock_path))
+            sock.sendall(json.dumps(request).encode() + b"\n")
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        reply = json.loads(data.decode())
+    except (OSError, ValueError):
+        return None
+    return reply if isinstance(reply, dict) else None
+
+
+def _domain_namespaces(name: str, node: str | None = None) -> list[str]:
+    try:
+        entries = os.listdir("/run/netns")
+    except FileNotFoundError:
+        return []
+    prefix = f"{name}-d-"
+    return sorted(e for e in entries if e.startswith(prefix)
+                  and (node is None or e.endswith(f"-{node}")))
+
+
+def _kill_domains(paths: Paths, node: str) -> list[str]:
+    """A dom0 that dies takes its DomUs with it (the hypervisor forgets them)."""
+    reply = _hypervisor_request(paths, {"op": "node_down", "node": node})
+    names = reply.get("removed") if reply and reply.get("ok") else None
+    removed = [str(d) for d in names] if isinstance(names, list) else []
+    for ns in _domain_namespaces(paths.name, node):  # the hypervisor is gone or missed one
+        _run(["ip", "netns", "del", ns], check=False)
+    return [f"domain {d} of {node} died with its dom0" for d in removed]
+
+
 def _wait_ssh(paths: Paths, nodes: dict[str, int], timeout: float = BOOT_TIMEOUT) -> None:
     deadline = time.monotonic() + timeout
     waiting = dict(nodes)
@@ -385,6 +443,7 @@ def _build(paths: Paths, name: str, ports: dict[str, int]) -> None:
         nodefs.build_node(node_dir, node, host_key, pubkey, hidden, kernel)
     paths.known_hosts.write_text("".join(known))
     _build_network(name)
+    _start_hypervisor(paths, name)
     for node, port in ports.items():
         _start_node(paths, name, node)
         _start_forwarder(paths, name, node, port)
@@ -462,7 +521,10 @@ def _down(paths: Paths) -> list[str]:
             pid = _kill(paths.pidfile(node, role))
             if pid is not None:
                 removed.append(f"stopped {what} {node} (pid {pid})")
-    for ns in all_netns(name):
+    pid = _kill(paths.pids / "hypervisor")
+    if pid is not None:
+        removed.append(f"stopped hypervisor (pid {pid})")
+    for ns in [*_domain_namespaces(name), *all_netns(name)]:
         if _ns_exists(ns):
             _run(["ip", "netns", "del", ns], check=False)
             removed.append(f"removed network namespace {ns}")
@@ -501,11 +563,12 @@ def power_off(name: str, node: str, project_root: Path = PROJECT_ROOT) -> list[s
             pid = _kill(paths.pidfile(node, role))
             if pid is not None:
                 done.append(f"killed {role} of {node} (pid {pid})")
+        (paths.node(node) / "powered-off").touch()
+        done += _kill_domains(paths, node)
         ns = netns(name, node)
         for iface in ("eth0", "eth1", "lo"):
             _run(["ip", "-n", ns, "addr", "flush", "dev", iface], check=False)
             _run(["ip", "-n", ns, "link", "set", iface, "down"], check=False)
-        (paths.node(node) / "powered-off").touch()
         return done
 
 
@@ -519,6 +582,7 @@ def power_on(name: str, node: str, project_root: Path = PROJECT_ROOT) -> None:
             return
         for role in ("fwd", "init"):
             _kill(paths.pidfile(node, role))
+        _kill_domains(paths, node)  # a crashed node's DomUs are gone for good
         ns = netns(name, node)
         for iface in ("eth0", "eth1"):
             _run(["ip", "-n", ns, "link", "set", iface, "up"])
@@ -526,6 +590,34 @@ def power_on(name: str, node: str, project_root: Path = PROJECT_ROOT) -> None:
         _start_node(paths, name, node)
         _start_forwarder(paths, name, node, port)
         _wait_ssh(paths, {node: port})
+
+
+def reboot(name: str, node: str, project_root: Path = PROJECT_ROOT) -> list[str]:
+    """Reboot ``node`` as ``reboot`` inside it would (its DomUs die with its dom0)."""
+    paths = Paths(Path(project_root), _name(name))
+    _check_node(paths, node)
+    with _locked(paths):
+        pid1 = _recorded(paths.pidfile(node, "pid1"))
+        if pid1 is None:
+            raise LabError(f"node {node} of lab {name} is not running: use power_on")
+        done = _kill_domains(paths, node)
+        os.kill(pid1, signal.SIGUSR1)
+        return [*done, f"rebooting {node}"]
+
+
+def domains(name: str = DEFAULT_LAB, project_root: Path = PROJECT_ROOT) -> dict[str, list[str]]:
+    """Node -> names of the DomUs running on it (shutting-down ones included), by domain id."""
+    paths = Paths(Path(project_root), _name(name))
+    state = hypervisor.read_state(str(paths.cluster))
+    result: dict[str, list[str]] = {node: [] for node in NODES}
+    nodes = state.get("nodes")
+    if isinstance(nodes, dict):
+        for node, entry in nodes.items():
+            table = entry.get("domains") if isinstance(entry, dict) else None
+            if node in result and isinstance(table, dict):
+                result[node] = [d["name"] for d in sorted(table.values(),
+                                                          key=lambda d: int(d["id"]))]
+    return result
 
 
 def _set_link(name: str, link: str, state: str, project_root: Path) -> None:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import importlib.util
+import json
 import os
 import signal
 import socket
@@ -25,6 +27,7 @@ import subprocess
 import sys
 import time
 import uuid
+from typing import Any
 
 MS_RDONLY = 1
 MS_NOSUID = 2
@@ -36,6 +39,12 @@ PR_SET_NAME = 15
 LAB_DIR = "/usr/lib/runbook-lab"
 PYTHON = "/usr/bin/python3"
 STORAGE_BOOT = f"{LAB_DIR}/sim/storage_boot.py"
+MENU_LST = "/boot/grub/menu.lst"
+TOTAL_MB = 2047  # the node's RAM (xm info total_memory)
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
+MAX_LOOP = "/sys/module/loop/parameters/max_loop"
+HYPERVISOR_SOCK = "xen.sock"
+NODE: dict[str, str] = {}
 ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "HOME": "/root",
@@ -84,7 +93,11 @@ def setup_mounts(node_dir: str, sim_dir: str, cluster_dir: str) -> None:
         "sim": fd_path(sim_dir),
         "cluster": fd_path(cluster_dir),
     }
-    for sub in ("etc-upper", "etc-work", "usr-upper", "usr-work", "var", "root", "state"):
+    for sub in ("etc-upper", "etc-work", "usr-upper", "usr-work", "var", "root", "state",
+                "boot"):
+        if sub == "boot" and not (os.path.isdir("/boot") and os.path.isdir(f"{node_dir}/boot")):
+            log("no /boot mount point on this machine: the node has no own /boot")
+            continue
         src[sub] = fd_path(os.path.join(node_dir, sub))
     for layer in ("etc", "usr"):
         mount("overlay", f"/{layer}", "overlay", 0,
@@ -92,8 +105,10 @@ def setup_mounts(node_dir: str, sim_dir: str, cluster_dir: str) -> None:
               f"workdir={src[layer + '-work']}")
     binds = (("sim", f"{LAB_DIR}/sim", True), ("cluster", f"{LAB_DIR}/cluster", False),
              ("state", f"{LAB_DIR}/node", False), ("usr", f"{LAB_DIR}/host-usr", True),
-             ("var", "/var", False), ("root", "/root", False))
+             ("var", "/var", False), ("root", "/root", False), ("boot", "/boot", False))
     for key, target, readonly in binds:
+        if key not in src:
+            continue
         mount(src[key], target, None, MS_BIND)
         if readonly:
             mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
@@ -182,22 +197,125 @@ def write_text(path: str, text: str) -> None:
     os.replace(path + ".tmp", path)
 
 
-def select_kernel() -> str:
-    """Kernel hook: the kernel this boot runs (``kernel-next`` set by a kernel package wins).
+def load_sim(name: str) -> Any:
+    """A module of the node's sim folder (stdlib only), e.g. update_grub."""
+    spec = importlib.util.spec_from_file_location(name, f"{LAB_DIR}/sim/{name}.py")
+    if spec is None or spec.loader is None:
+        raise ImportError(name)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
-    The choice is recorded in ``kernel-running``; a simulated ``uname -r`` reads it.
+
+def select_kernel() -> dict[str, Any]:
+    """What grub boots: the ``default`` entry of /boot/grub/menu.lst (a Xen entry boots the
+    hypervisor with the -xen kernel as dom0). ``kernel-next`` in the node state, if present,
+    overrides the menu (a test hook); without a usable menu the node's install kernel boots.
+
+    The choice is recorded in the node state (``kernel-running``, ``hypervisor``, ``dom0_mem``,
+    ``boot.json``): the simulated ``uname -r``, ``xm`` and xend read it.
     """
     state = f"{LAB_DIR}/node"
-    kernel = read_first_line(f"{state}/kernel-next") or read_first_line(f"{state}/kernel")
-    write_text(f"{state}/kernel-running", kernel + "\n")
-    return kernel
+    boot: dict[str, Any] = {"kernel": read_first_line(f"{state}/kernel", "2.6.24-19-server"),
+                            "hypervisor": None, "dom0_mem": TOTAL_MB, "title": None,
+                            "cmdline": "", "xen_cmdline": ""}
+    override = read_first_line(f"{state}/kernel-next")
+    if override:
+        boot["kernel"] = override
+    else:
+        try:
+            grub = load_sim("update_grub")
+            with open(MENU_LST, encoding="utf-8") as fh:
+                choice = grub.choose_entry(grub.parse_menu(fh.read()), "/", TOTAL_MB)
+        except (OSError, ImportError, SyntaxError) as exc:
+            log(f"grub: {exc}; booting the installed kernel")
+            choice = None
+        if choice is not None:
+            if choice.problem:
+                log(f"grub: {choice.problem}; booting {choice.title!r} instead")
+            boot.update(kernel=choice.release, hypervisor=choice.hypervisor,
+                        dom0_mem=choice.dom0_mem, title=choice.title, cmdline=choice.cmdline,
+                        xen_cmdline=choice.xen_cmdline)
+    write_text(f"{state}/kernel-running", boot["kernel"] + "\n")
+    if boot["hypervisor"]:  # xend's init script looks here instead of /proc/xen/capabilities
+        write_text(f"{state}/hypervisor", f"{boot['hypervisor']}\n")
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{state}/hypervisor")
+    write_text(f"{state}/dom0_mem", f"{boot['dom0_mem']}\n")
+    return boot
+
+
+def max_loop() -> int:
+    """``loop max_loop=N`` in /etc/modules (the loop module's parameter at boot), default 8."""
+    value = 8
+    try:
+        with open("/etc/modules", encoding="utf-8") as fh:
+            for line in fh:
+                words = line.split("#", 1)[0].split()
+                if words and words[0] == "loop":
+                    for word in words[1:]:
+                        if word.startswith("max_loop=") and word[9:].isdigit():
+                            value = int(word[9:])
+    except OSError:
+        pass
+    return value
+
+
+def bind_file(source: str, target: str) -> None:
+    """Cover ``target`` (a sysfs/procfs file) with ``source``; a previous cover goes first."""
+    if not os.path.exists(target):
+        log(f"{target} does not exist here; not simulated")
+        return
+    with contextlib.suppress(OSError):
+        while True:  # drop every earlier cover (one per boot)
+            umount(target)
+    try:
+        mount(source, target, None, MS_BIND)
+        mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+    except OSError as exc:
+        log(str(exc))
+
+
+def notify_hypervisor(op: str) -> None:
+    """Tell the lab's hypervisor (on the host) that this node's dom0 went away or booted: the
+    DomUs of a rebooting node die with it."""
+    path = f"{LAB_DIR}/cluster/{HYPERVISOR_SOCK}"
+    if not os.path.exists(path):
+        return
+    request = {"op": op, "node": NODE["name"], "boot_id": NODE.get("boot_id", "")}
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(10)
+            sock.connect(path)
+            sock.sendall(json.dumps(request).encode() + b"\n")
+            sock.recv(65536)
+    except OSError as exc:
+        log(f"hypervisor: {exc}")
 
 
 def boot() -> None:
-    kernel = select_kernel()
+    state = f"{LAB_DIR}/node"
+    count = int(read_first_line(f"{state}/boot_count", "0") or 0) + 1
+    boot_id = str(uuid.uuid4())
+    NODE["boot_id"] = boot_id
+    write_text(f"{state}/boot_id", f"{boot_id}\n")
+    bind_file(f"{state}/boot_id", BOOT_ID)
+    choice = select_kernel()
+    kernel = choice["kernel"]
     hostname = read_first_line("/etc/hostname", "localhost")
     socket.sethostname(hostname)
-    log(f"booting {hostname} (kernel {kernel})")
+    xen = f", Xen {choice['hypervisor']}, dom0_mem {choice['dom0_mem']}M" \
+        if choice["hypervisor"] else ""
+    log(f"booting {hostname} (kernel {kernel}{xen})")
+    loops = max_loop()
+    write_text(f"{state}/max_loop", f"{loops}\n")
+    bind_file(f"{state}/max_loop", MAX_LOOP)
+    write_text(f"{state}/boot.json", json.dumps(
+        {**choice, "node": NODE["name"], "boot_id": boot_id, "boot_count": count, "max_loop": loops,
+         "booted_at": time.time()}, indent=1) + "\n")
+    notify_hypervisor("node_boot")
     run(["ip", "link", "set", "lo", "up"])
     if os.path.exists(STORAGE_BOOT):  # disks, partitions, LVs of the node (storage sim)
         run([PYTHON, STORAGE_BOOT], timeout=60)
@@ -207,10 +325,7 @@ def boot() -> None:
         path = os.path.join(rc, name)
         if name.startswith("S") and os.access(path, os.X_OK):
             run([path, "start"])
-    state = f"{LAB_DIR}/node"
-    count = int(read_first_line(f"{state}/boot_count", "0") or 0) + 1
     write_text(f"{state}/boot_count", f"{count}\n")
-    write_text(f"{state}/boot_id", f"{uuid.uuid4()}\n")
     log(f"boot {count} done")
 
 
@@ -261,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         log("must run as pid 1 of a new pid namespace")
         return 2
     set_title(f"{args.lab}-{args.node}")
+    NODE["name"] = args.node
     signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
     os.environ.clear()
     os.environ.update(ENV)
@@ -276,12 +392,14 @@ def main(argv: list[str] | None = None) -> int:
         if info.si_signo == signal.SIGUSR1:
             log("reboot requested")
             kill_all()
+            notify_hypervisor("node_down")
             time.sleep(2)
             reset_node()
             boot()
         else:
             log(f"power off ({signal.Signals(info.si_signo).name})")
             kill_all()
+            notify_hypervisor("node_down")
             return 0
 
 

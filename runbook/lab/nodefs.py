@@ -147,6 +147,16 @@ out=$($real "$@") || exit $?
 printf '%s\\n' "$out" | sed "s/$($real -r)/$release/g"
 """
 
+MODULES = """\
+# /etc/modules: kernel modules to load at boot time.
+#
+# This file contains the names of kernel modules that should be loaded
+# at boot time, one per line. Lines beginning with "#" are ignored.
+
+lp
+loop
+"""
+
 LSB_RELEASE = """\
 DISTRIB_ID=Ubuntu
 DISTRIB_RELEASE=8.04
@@ -293,6 +303,7 @@ def build_etc(upper: Path, node: str, host_key: Path, hidden: list[str]) -> None
     write(upper / "issue", "Ubuntu 8.04.4 LTS \\n \\l\n\n")
     write(upper / "issue.net", "Ubuntu 8.04.4 LTS\n")
     write(upper / "debian_version", "lenny/sid\n")
+    write(upper / "modules", MODULES)
     upper_dir(upper, etc, "ssh")
     write(upper / "ssh/sshd_config", SSHD_CONFIG)
     shutil.copy2(host_key, upper / "ssh/ssh_host_ed25519_key")
@@ -329,6 +340,9 @@ def build_usr(upper: Path, hidden: list[str]) -> None:
     write(upper / "bin/apt-get",
           '#!/bin/sh\nexec /usr/bin/python3 /usr/lib/runbook-lab/sim/apt_get.py "$@"\n', 0o755)
     write(upper / "bin/uname", UNAME, 0o755)
+    write(upper / "sbin/update-grub",
+          '#!/bin/sh\nexec /usr/bin/python3 /usr/lib/runbook-lab/sim/update_grub.py "$@"\n',
+          0o755)
     for cmd in ("reboot", "halt", "poweroff", "shutdown"):
         target = upper / "sbin" / cmd
         write(target, REBOOT, 0o755)
@@ -371,11 +385,27 @@ def build_root(root: Path, client_pubkey: str) -> None:
           else client_pubkey + "\n", 0o600)
 
 
+def build_boot(boot: Path, kernel: str) -> None:
+    """/boot of a fresh node: the install kernel, memtest86+ and grub's menu.lst."""
+    (boot / "grub").mkdir(parents=True, exist_ok=True)
+    for name, text in ((f"vmlinuz-{kernel}", f"lab kernel image {kernel}\n"),
+                       (f"initrd.img-{kernel}", f"lab initramfs {kernel}\n"),
+                       (f"System.map-{kernel}", ""), (f"config-{kernel}", ""),
+                       (f"abi-{kernel}", ""), ("memtest86+.bin", "lab memtest86+\n")):
+        write(boot / name, text)
+    for name in ("stage1", "stage2", "e2fs_stage1_5"):
+        write(boot / "grub" / name, "")
+    write(boot / "grub/default", "0\n#\n" + "#\n" * 8)
+    grub = sim_module("update_grub")
+    write(boot / "grub/menu.lst", str(grub.fresh_menu(str(boot))))
+
+
 def build_node(node_dir: Path, node: str, host_key: Path, client_pubkey: str,
                hidden: list[str], kernel: str) -> None:
     """Create every folder of a fresh node under ``node_dir``."""
-    for sub in ("etc-upper", "etc-work", "usr-upper", "usr-work", "var", "state"):
+    for sub in ("etc-upper", "etc-work", "usr-upper", "usr-work", "var", "state", "boot"):
         (node_dir / sub).mkdir(parents=True, exist_ok=True)
+    build_boot(node_dir / "boot", kernel)
     build_etc(node_dir / "etc-upper", node, host_key, hidden)
     build_usr(node_dir / "usr-upper", hidden)
     build_var(node_dir / "var")
