@@ -139,6 +139,7 @@ class Hypervisor:
         return entry
 
     def _running_xen(self, node: str) -> NodeInfo:
+        self._node(node)  # only this lab's nodes
         info = self.node_info(node)
         if not info.hypervisor:
             raise XenError("Unable to connect to xend: No such file or directory. "
@@ -169,7 +170,7 @@ class Hypervisor:
 
     def dom0_mem(self, node: str, info: NodeInfo) -> int:
         current = self._node(node)["dom0_mem"]
-        return int(current) if current is not None else info.dom0_mem
+        return int(current) if current is not None else min(info.dom0_mem, TOTAL_MB - XEN_MB)
 
     def used(self, node: str) -> int:
         return sum(int(d["memory"]) for d in self._node(node)["domains"].values())

@@ -25,6 +25,9 @@ import socket
 import sys
 import time
 
+if __name__ == "__main__":  # xend.py imports "xm": one module, one XmError class
+    sys.modules.setdefault("xm", sys.modules[__name__])
+
 LAB = "/usr/lib/runbook-lab"
 NODE_STATE = f"{LAB}/node"
 SOCK = f"{LAB}/cluster/xen.sock"
