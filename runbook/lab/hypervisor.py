@@ -158,7 +158,7 @@ class Hypervisor:
         entry["domains"] = {}
         entry["next_id"] = 1
         entry["boot_id"] = info.boot_id if info else ""
-        entry["dom0_mem"] = info.dom0_mem if info else None
+        entry["dom0_mem"] = min(info.dom0_mem, TOTAL_MB - XEN_MB) if info else None
         return gone
 
     def _domain(self, node: str, ident: object) -> dict[str, Any]:

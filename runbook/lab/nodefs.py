@@ -371,6 +371,9 @@ def build_var(var: Path) -> None:
     write(var / "lib/dpkg/available", "")
     for log in ("syslog", "messages", "dmesg", "auth.log"):
         write(var / "log" / log, "", 0o640)
+    for log in ("lastlog", "wtmp"):  # sshd records logins on a PTY here
+        write(var / "log" / log, "", 0o664)
+    write(var / "log/btmp", "", 0o600)
 
 
 def build_root(root: Path, client_pubkey: str) -> None:

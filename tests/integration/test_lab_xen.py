@@ -1,0 +1,172 @@
+"""The lab as a Xen dom0 over real SSH: lab rbtx (ports 2281/2282), brought down at the end.
+
+The guide's steps: install ubuntu-xen-server, dom0_mem via xenhopt + update-grub, loop
+max_loop=64, reboot into the -xen kernel, xm create a DomU, reach it from the other node, shut it
+down. Also: each node has its own /dev with working PTYs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runbook.lab import manager
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
+]
+
+LAB = "rbtx"
+PORT_BASE = 2281
+PROJECT = Path(__file__).resolve().parents[2]
+CFG = """\
+kernel      = '/boot/vmlinuz-2.6.24-19-xen'
+ramdisk     = '/boot/initrd.img-2.6.24-19-xen'
+memory      = '384'
+root        = '/dev/xvda2 ro'
+disk        = [
+                  'phy:/dev/vg/test-swap,xvda1,w',
+                  'phy:/dev/vg/test-disk,xvda2,w',
+              ]
+name        = 'test'
+vif         = [ 'ip=192.168.1.50,mac=00:16:3E:4C:1A:2B' ]
+on_poweroff = 'destroy'
+on_reboot   = 'restart'
+on_crash    = 'restart'
+"""
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[manager.LabInfo]:
+    try:
+        yield manager.up(LAB, port_base=PORT_BASE, project_root=PROJECT)
+    finally:
+        manager.down(LAB, project_root=PROJECT)
+        namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True,
+                                    text=True).stdout
+        assert f"{LAB}-" not in namespaces
+
+
+def ssh(lab: manager.LabInfo, node: str, command: str, check: bool = True,
+        tty: bool = False) -> subprocess.CompletedProcess[str]:
+    __tracebackhide__ = True
+    argv = ["ssh", "-i", str(lab.state_dir / "id_ed25519"),
+            "-o", f"UserKnownHostsFile={lab.state_dir / 'known_hosts'}",
+            "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
+            "-o", "ConnectTimeout=5", "-p", str(lab.nodes[node]),
+            *(["-tt"] if tty else []), "root@127.0.0.1", command]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False,
+                            stdin=subprocess.DEVNULL)
+    if check and result.returncode != 0:
+        pytest.fail(f"{node}: {command!r} exited {result.returncode}:\n{result.stdout}"
+                    f"{result.stderr}")
+    return result
+
+
+def boot_id(lab: manager.LabInfo, node: str) -> str:
+    return ssh(lab, node, "cat /proc/sys/kernel/random/boot_id").stdout.strip()
+
+
+def reboot(lab: manager.LabInfo, node: str) -> None:
+    before = boot_id(lab, node)
+    ssh(lab, node, "reboot", check=False)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        result = ssh(lab, node, "cat /proc/sys/kernel/random/boot_id", check=False)
+        if result.returncode == 0 and result.stdout.strip() not in ("", before):
+            return
+    pytest.fail(f"{node} did not come back from reboot within 90s")
+
+
+def test_own_dev_with_ptys(lab: manager.LabInfo) -> None:
+    out = ssh(lab, "ha1", "ls /dev; readlink /dev/ptmx; stat -c %t:%T /dev/null").stdout
+    names = out.split()
+    assert {"null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "fd"} <= set(names)
+    assert "loop0" not in names and "vda" not in names  # not the host's /dev
+    assert "pts/ptmx" in names and "1:3" in names
+    assert ssh(lab, "ha1", "tty", tty=True).stdout.strip() == "/dev/pts/0"
+
+
+def test_fresh_node_runs_the_server_kernel(lab: manager.LabInfo) -> None:
+    assert ssh(lab, "ha1", "uname -r").stdout.strip() == "2.6.24-19-server"
+    assert ssh(lab, "ha1", "cat /sys/module/loop/parameters/max_loop").stdout.strip() == "8"
+    assert ssh(lab, "ha1", "xm list", check=False).returncode == 127  # not installed yet
+
+
+def test_install_xen(lab: manager.LabInfo) -> None:
+    for node in ("ha1", "ha2"):
+        out = ssh(lab, node, "apt-get install -y ubuntu-xen-server").stdout
+        assert "Setting up xen-hypervisor-3.2 (3.2.0-0ubuntu10) ..." in out
+        assert "Updating /boot/grub/menu.lst ... done" in out
+        # installed but not booted: no hypervisor, so xend does not run
+        result = ssh(lab, node, "xm list", check=False)
+        assert result.returncode == 1
+        assert result.stderr.strip() == ("Error: Unable to connect to xend: No such file or "
+                                         "directory. Is xend running?")
+        assert ssh(lab, node, "uname -r").stdout.strip() == "2.6.24-19-server"
+    ssh(lab, "ha1", "sed -i 's/^# xenhopt=$/# xenhopt=dom0_mem=512M/' /boot/grub/menu.lst && "
+                    "update-grub && echo 'loop max_loop=64' >> /etc/modules")
+    assert "kernel\t\t/boot/xen-3.2-1-amd64.gz dom0_mem=512M" in ssh(
+        lab, "ha1", "cat /boot/grub/menu.lst").stdout
+
+
+def test_reboot_into_xen(lab: manager.LabInfo) -> None:
+    for node in ("ha1", "ha2"):
+        reboot(lab, node)
+    assert ssh(lab, "ha1", "uname -r").stdout.strip() == "2.6.24-19-xen"
+    assert ssh(lab, "ha1", "cat /sys/module/loop/parameters/max_loop").stdout.strip() == "64"
+    lines = ssh(lab, "ha1", "xm list").stdout.splitlines()
+    assert lines[0].split() == ["Name", "ID", "Mem", "VCPUs", "State", "Time(s)"]
+    assert lines[1].split()[:5] == ["Domain-0", "0", "512", "2", "r-----"]
+    assert len(lines) == 2
+    info = {key.strip(): value.strip() for key, _, value in
+            (line.partition(":") for line in ssh(lab, "ha1", "xm info").stdout.splitlines())}
+    assert (info["release"], info["total_memory"], info["free_memory"]) == (
+        "2.6.24-19-xen", "2047", "1519")
+    # ha2 has no dom0_mem: dom0 holds all the memory Xen does not keep
+    assert ssh(lab, "ha2", "xm list Domain-0").stdout.splitlines()[1].split()[2] == "2031"
+
+
+def test_create_reach_and_shutdown_a_domu(lab: manager.LabInfo) -> None:
+    ssh(lab, "ha1", f"cat > /etc/xen/test.cfg <<'EOF'\n{CFG}EOF")
+    missing = ssh(lab, "ha1", "cd /etc/xen && xm create test.cfg", check=False)
+    assert missing.returncode == 1
+    assert "Error: Device 51713 (vbd) could not be connected. /dev/vg/test-swap does not " \
+           "exist." in missing.stderr
+    ssh(lab, "ha1", "mkdir -p /dev/vg && touch /dev/vg/test-disk /dev/vg/test-swap")
+    out = ssh(lab, "ha1", "cd /etc/xen && xm create test.cfg").stdout
+    assert out.splitlines() == ['Using config file "./test.cfg".', "Started domain test"]
+    again = ssh(lab, "ha1", "xm create /etc/xen/test.cfg", check=False)
+    assert "Error: Domain 'test' already exists with ID '1'" in again.stderr
+    row = ssh(lab, "ha1", "xm list test").stdout.splitlines()[1].split()
+    assert row[:5] == ["test", "1", "384", "1", "-b----"]
+    assert manager.domains(LAB, project_root=PROJECT) == {"ha1": ["test"], "ha2": []}
+    ssh(lab, "ha2", "ip addr add 192.168.1.12/24 dev eth0")
+    assert ssh(lab, "ha2", "ping -c2 -W2 192.168.1.50", check=False).returncode == 0
+    out = ssh(lab, "ha1", "xm shutdown -w test").stdout
+    assert "Domain test terminated" in out
+    assert ssh(lab, "ha1", "xm list").stdout.count("\n") == 2
+    unknown = ssh(lab, "ha1", "xm list test", check=False)
+    assert (unknown.returncode, unknown.stderr.strip()) == (1, "Error: Domain 'test' does not "
+                                                               "exist.")
+    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert f"{LAB}-d-" not in namespaces
+
+
+def test_power_off_kills_the_nodes_domus(lab: manager.LabInfo) -> None:
+    ssh(lab, "ha1", "xm create -q /etc/xen/test.cfg")
+    assert manager.domains(LAB, project_root=PROJECT)["ha1"] == ["test"]
+    manager.power_off(LAB, "ha1", project_root=PROJECT)
+    assert manager.domains(LAB, project_root=PROJECT)["ha1"] == []
+    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert f"{LAB}-d-test-ha1" not in namespaces
+    manager.power_on(LAB, "ha1", project_root=PROJECT)
+    assert ssh(lab, "ha1", "uname -r").stdout.strip() == "2.6.24-19-xen"
+    assert ssh(lab, "ha1", "xm list").stdout.count("\n") == 2
