@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 from collections.abc import Sequence
@@ -226,7 +227,8 @@ def _close(nr: object) -> None:
         conn = host.connections.get("netmiko")
         if conn is not None:
             remote.close_session(conn.connection)
-    nr.close_connections()  # type: ignore[attr-defined]
+            with contextlib.suppress(Exception):  # a node that just went away
+                host.close_connections()
 
 
 def run(argv: Sequence[str] | None = None, console: Console | None = None) -> ExitStatus:

@@ -62,11 +62,13 @@ def read_placement(task: Task) -> Placement:
         "lvs": report_command("lvs", LV_FIELDS, remote.quote(vg)),
         "cfgs": cfg_tests or "true",
     })
-    if not facts["xm list"].ok:
+    if not facts["xm list"].ok and not task.is_dry_run():
         raise StepFailed(f"`xm list` failed: {facts['xm list'].stderr.strip()} (is Xen running?)")
+    # A dry run before 02-xen has run: no xm yet, so no DomU can be running.
     rows = parse_report(facts["lvs"].stdout, LV_FIELDS) if facts["lvs"].ok else []
     return Placement(
-        running=frozenset(running(parse_xm_list(facts["xm list"].stdout))),
+        running=frozenset(running(parse_xm_list(facts["xm list"].stdout)))
+        if facts["xm list"].ok else frozenset(),
         lvs={row["lv_name"]: mib(row["lv_size"]) for row in rows},
         cfgs=frozenset(facts["cfgs"].stdout.split()),
     )
