@@ -28,8 +28,8 @@ LAB = "rbic"
 PORT_BASE = 2321
 PASSWORD = "Lab-DomU-pw-7731"
 RUNBOOK = str(Path(sys.executable).parent / "runbook")
-STEP = re.compile(r"^\s+(ha[12])\s+(\d\d-[a-z-]+) · (\S+)\s+(ok|changed|failed|skipped|would change)"
-                  r"\s+[\d.]+s\s*(.*)$")
+STEP = re.compile(r"^\s+(ha[12])\s+(\d\d-[a-z-]+) · (\S+)\s+"
+                  r"(ok|changed|failed|skipped|would change)\s+[\d.]+s\s*(.*)$")
 
 
 @pytest.fixture(scope="module")
