@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from runbook.lab import manager
+from tests.integration.labtools import own_lab, ssh
 
 pytestmark = pytest.mark.integration
 
@@ -30,13 +31,8 @@ STEP_LINE = re.compile(r"^\s+(ha[12])\s+01-base · (\S+)\s+(ok|changed|failed|sk
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[manager.LabInfo]:
-    if os.geteuid() != 0:
-        pytest.skip("the lab needs root (network namespaces)")
-    info = manager.up(LAB, PORT_BASE)
-    try:
+    with own_lab(LAB, PORT_BASE) as info:
         yield info
-    finally:
-        manager.down(LAB)
 
 
 @pytest.fixture(scope="module")
@@ -52,17 +48,6 @@ def runbook(*args: str, reports: Path | None = None) -> subprocess.CompletedProc
     )
 
 
-def ssh(info: manager.LabInfo, node: str, command: str) -> str:
-    state = info.state_dir
-    done = subprocess.run(
-        ["ssh", "-i", str(state / "id_ed25519"), "-o", f"UserKnownHostsFile={state}/known_hosts",
-         "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-p", str(info.nodes[node]),
-         "root@127.0.0.1", command],
-        capture_output=True, text=True, timeout=30, check=True,
-    )
-    return done.stdout
-
-
 def step_statuses(output: str) -> dict[tuple[str, str], str]:
     return {(m[1], m[2]): m[3] for m in map(STEP_LINE.match, output.splitlines()) if m}
 
@@ -70,7 +55,7 @@ def step_statuses(output: str) -> dict[tuple[str, str], str]:
 def node_state(info: manager.LabInfo) -> dict[str, str]:
     files = "/etc/hosts /etc/hostname /etc/network/interfaces"
     command = f"hostname; cat {files}; ls /etc/ntp.conf 2>&1; true"
-    return {n: ssh(info, n, command) for n in info.nodes}
+    return {n: ssh(info, n, command).stdout for n in info.nodes}
 
 
 def report_of(output: str) -> Path:
@@ -96,7 +81,7 @@ def test_first_run_configures_and_passes_its_checks(lab: manager.LabInfo, report
     assert done.returncode == 0, done.stdout + done.stderr
     statuses = step_statuses(done.stdout)
     assert len(statuses) == 8 and set(statuses.values()) == {"changed"}, done.stdout
-    assert ssh(lab, "ha1", "hostname -f").strip() == "ha1.domain.local"
+    assert ssh(lab, "ha1", "hostname -f").stdout.strip() == "ha1.domain.local"
     html = report_of(done.stdout).read_text()
     assert "test_hostname_f_is_fqdn[ha2]" in html
     assert "ha2.domain.local" in html and "Evidence" in html

@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from runbook.lab import manager, storage
+from tests.integration.labtools import own_lab, ssh
 
 pytestmark = pytest.mark.integration
 
@@ -34,13 +35,8 @@ STEP = re.compile(r"^\s+(ha[12])\s+(\d\d-[a-z-]+) · (\S+)\s+"
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[manager.LabInfo]:
-    if os.geteuid() != 0:
-        pytest.skip("the lab needs root (network namespaces)")
-    info = manager.up(LAB, PORT_BASE)
-    try:
+    with own_lab(LAB, PORT_BASE) as info:
         yield info
-    finally:
-        manager.down(LAB)
 
 
 @pytest.fixture(scope="module")
@@ -61,15 +57,6 @@ def runbook(lab: manager.LabInfo, *args: str, reports: Path | None = None,
                           timeout=900, check=False, env=env)
 
 
-def ssh(lab: manager.LabInfo, node: str, command: str, check: bool = True) -> str:
-    state = lab.state_dir
-    done = subprocess.run(
-        ["ssh", "-i", str(state / "id_ed25519"), "-o", f"UserKnownHostsFile={state}/known_hosts",
-         "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-p", str(lab.nodes[node]),
-         "root@127.0.0.1", command],
-        capture_output=True, text=True, timeout=60, check=check,
-    )
-    return done.stdout
 
 
 def steps(output: str) -> dict[tuple[str, str, str], tuple[str, str]]:
@@ -92,8 +79,8 @@ def test_dry_run_of_everything_on_fresh_nodes_changes_nothing(lab: manager.LabIn
     assert result[("ha1", "05-domu", "image")][0] == "would change"
     assert "would run: xen-create-image --hostname=test --ip=192.168.1.50" in done.stdout
     assert "would run: lvcreate -L 5120m -n test-disk vg" in done.stdout
-    assert ssh(lab, "ha1", "uname -r").strip() == "2.6.24-19-server"
-    assert "lvm2" not in ssh(lab, "ha1", "dpkg -l | awk '{print $2}'")
+    assert ssh(lab, "ha1", "uname -r").stdout.strip() == "2.6.24-19-server"
+    assert "lvm2" not in ssh(lab, "ha1", "dpkg -l | awk '{print $2}'").stdout
 
 
 def test_lvm_refuses_a_partition_holding_a_filesystem(lab: manager.LabInfo) -> None:
@@ -105,8 +92,8 @@ def test_lvm_refuses_a_partition_holding_a_filesystem(lab: manager.LabInfo) -> N
     status, message = result[("ha2", "03-lvm", "volume-group")]
     assert status == "failed"
     assert "refused: /dev/sda3 holds a ext3 signature" in message and "--force" in message
-    assert 'TYPE="ext3"' in ssh(lab, "ha2", "blkid /dev/sda3")
-    assert ssh(lab, "ha2", "pvs --noheadings -o pv_name", check=False).strip() == ""
+    assert 'TYPE="ext3"' in ssh(lab, "ha2", "blkid /dev/sda3").stdout
+    assert ssh(lab, "ha2", "pvs --noheadings -o pv_name", check=False).stdout.strip() == ""
 
 
 def test_force_lets_lvm_overwrite_that_host(lab: manager.LabInfo) -> None:
@@ -114,7 +101,7 @@ def test_force_lets_lvm_overwrite_that_host(lab: manager.LabInfo) -> None:
     assert done.returncode == 0, done.stdout
     message = steps(done.stdout)[("ha2", "03-lvm", "volume-group")][1]
     assert message.startswith("FORCED: overwrote a ext3 signature on /dev/sda3")
-    assert "LVM2_member" in ssh(lab, "ha2", "blkid /dev/sda3")
+    assert "LVM2_member" in ssh(lab, "ha2", "blkid /dev/sda3").stdout
 
 
 def test_domu_without_its_password_fails_before_any_change(lab: manager.LabInfo) -> None:
@@ -122,7 +109,7 @@ def test_domu_without_its_password_fails_before_any_change(lab: manager.LabInfo)
     assert done.returncode == 1
     status, message = steps(done.stdout)[("ha1", "05-domu", "image")]
     assert status == "failed" and "RUNBOOK_DOMU_PASSWORD is not set" in message
-    assert "test-disk" not in ssh(lab, "ha1", "lvs --noheadings -o lv_name")
+    assert "test-disk" not in ssh(lab, "ha1", "lvs --noheadings -o lv_name").stdout
 
 
 def test_everything_runs_and_passes(lab: manager.LabInfo, reports: Path) -> None:
@@ -153,20 +140,16 @@ def test_verify_everything(lab: manager.LabInfo, reports: Path) -> None:
 
 
 def test_refuses_to_start_a_domu_running_on_the_peer(lab: manager.LabInfo) -> None:
-    cfg = ssh(lab, "ha1", "cat /etc/xen/test.cfg")
-    subprocess.run(  # the guide copies test.cfg to ha2; start it there
-        ["ssh", "-i", str(lab.state_dir / "id_ed25519"), "-o",
-         f"UserKnownHostsFile={lab.state_dir}/known_hosts", "-p", str(lab.nodes["ha2"]),
-         "root@127.0.0.1", "cat > /etc/xen/test.cfg && xm create /etc/xen/test.cfg"],
-        input=cfg, text=True, check=True, capture_output=True, timeout=60,
-    )
+    cfg = ssh(lab, "ha1", "cat /etc/xen/test.cfg").stdout
+    # The guide copies test.cfg to ha2; start it there.
+    ssh(lab, "ha2", "cat > /etc/xen/test.cfg && xm create /etc/xen/test.cfg", stdin=cfg)
     ssh(lab, "ha1", "rm /var/lib/runbook/first-boot-test")
     done = runbook(lab, "run", "05")
     assert done.returncode == 1
     status, message = steps(done.stdout)[("ha1", "05-domu", "first-boot")]
     assert status == "failed"
     assert "refused: test is running on ha2: starting it here too" in message
-    assert "test" not in ssh(lab, "ha1", "xm list")
+    assert "test" not in ssh(lab, "ha1", "xm list").stdout
     assert "passed  test_not_running_on_both_nodes[test]" in done.stdout
 
 
@@ -183,7 +166,7 @@ def test_refuses_a_reboot_that_would_kill_a_domu(lab: manager.LabInfo, tmp_path:
     assert result[("ha1", "02-xen", "reboot")][0] == "changed"  # no DomU there: rebooted
     status, message = result[("ha2", "02-xen", "reboot")]
     assert status == "failed" and "but DomUs run here (test)" in message
-    assert "test" in ssh(lab, "ha2", "xm list")
+    assert "test" in ssh(lab, "ha2", "xm list").stdout
     ssh(lab, "ha2", "xm shutdown -w test")
     restored = runbook(lab, "run", "02")
     assert restored.returncode == 0, restored.stdout

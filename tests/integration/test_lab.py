@@ -13,6 +13,7 @@ import pytest
 
 from runbook.lab import manager
 from runbook.lab.layout import Paths
+from tests.integration.labtools import ssh
 
 pytestmark = [
     pytest.mark.integration,
@@ -32,18 +33,6 @@ def lab() -> Iterator[manager.LabInfo]:
         manager.down(LAB, project_root=PROJECT)
 
 
-def ssh(lab: manager.LabInfo, node: str, command: str,
-        check: bool = True) -> subprocess.CompletedProcess[str]:
-    __tracebackhide__ = True
-    argv = ["ssh", "-i", str(lab.state_dir / "id_ed25519"),
-            "-o", f"UserKnownHostsFile={lab.state_dir / 'known_hosts'}",
-            "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
-            "-o", "ConnectTimeout=5", "-p", str(lab.nodes[node]), "root@127.0.0.1", command]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
-    if check and result.returncode != 0:
-        pytest.fail(f"{node}: {command!r} exited {result.returncode}:\n{result.stdout}"
-                    f"{result.stderr}")
-    return result
 
 
 def refuses(port: int) -> bool:

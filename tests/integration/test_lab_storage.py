@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from runbook.lab import manager, storage
+from tests.integration.labtools import ssh
 
 pytestmark = [
     pytest.mark.integration,
@@ -39,18 +39,6 @@ def lab() -> Iterator[manager.LabInfo]:
         manager.down(LAB, project_root=PROJECT)
 
 
-def ssh(lab: manager.LabInfo, node: str, command: str, check: bool = True,
-        timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    __tracebackhide__ = True
-    argv = ["ssh", "-i", str(lab.state_dir / "id_ed25519"),
-            "-o", f"UserKnownHostsFile={lab.state_dir / 'known_hosts'}",
-            "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
-            "-o", "ConnectTimeout=5", "-p", str(lab.nodes[node]), "root@127.0.0.1", command]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
-    if check and result.returncode != 0:
-        pytest.fail(f"{node}: {command!r} exited {result.returncode}:\n{result.stdout}"
-                    f"{result.stderr}")
-    return result
 
 
 def test_fresh_node_has_the_installed_disk(lab: manager.LabInfo) -> None:

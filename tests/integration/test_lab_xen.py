@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from runbook.lab import manager
+from tests.integration.labtools import ssh
 
 pytestmark = [
     pytest.mark.integration,
@@ -53,20 +54,6 @@ def lab() -> Iterator[manager.LabInfo]:
         assert f"{LAB}-" not in namespaces
 
 
-def ssh(lab: manager.LabInfo, node: str, command: str, check: bool = True,
-        tty: bool = False) -> subprocess.CompletedProcess[str]:
-    __tracebackhide__ = True
-    argv = ["ssh", "-i", str(lab.state_dir / "id_ed25519"),
-            "-o", f"UserKnownHostsFile={lab.state_dir / 'known_hosts'}",
-            "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
-            "-o", "ConnectTimeout=5", "-p", str(lab.nodes[node]),
-            *(["-tt"] if tty else []), "root@127.0.0.1", command]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False,
-                            stdin=subprocess.DEVNULL)
-    if check and result.returncode != 0:
-        pytest.fail(f"{node}: {command!r} exited {result.returncode}:\n{result.stdout}"
-                    f"{result.stderr}")
-    return result
 
 
 def boot_id(lab: manager.LabInfo, node: str) -> str:
