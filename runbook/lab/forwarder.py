@@ -59,6 +59,10 @@ def handle(client: socket.socket, target: tuple[str, int]) -> None:
         client.close()
         return
     upstream.settimeout(None)
+    # Interactive SSH sends small segments; with Nagle on both legs of the relay, each one
+    # waits for the peer's delayed ACK (~40 ms). Forward every byte at once instead.
+    for sock in (client, upstream):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     back = threading.Thread(target=pump, args=(upstream, client), daemon=True)
     back.start()
     pump(client, upstream)
