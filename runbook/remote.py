@@ -237,9 +237,34 @@ def _prepare_shell(host: str, conn: Any) -> None:
         _sessions[id(conn)] = token
 
 
+MAX_LINE = 1000  # a terminal in canonical mode cuts longer lines at 4095 bytes
+CHUNK = 900
+
+
+def _shipped(path: str, data: str) -> str:
+    """Lines that write ``data`` (base64 text) to ``path`` on the node, each line short."""
+    lines = [f': >"{path}"\n']
+    lines += [f'printf %s {data[i : i + CHUNK]} >>"{path}"\n' for i in range(0, len(data), CHUNK)]
+    return "".join(lines)
+
+
 def _invocation(token: str, command: str, stdin: str | None = None) -> str:
-    feed = f" {base64.b64encode(stdin.encode()).decode()}" if stdin else ""
-    return f"__rb {token} {shlex.quote(command)}{feed}\n"
+    """The line(s) that run ``command`` through the session's ``__rb`` function.
+
+    While the shell is busy, the terminal is in canonical mode and truncates input
+    lines at 4095 bytes (a long file upload would hang the session), so a long
+    command and its stdin are shipped first as short base64 lines.
+    """
+    feed = base64.b64encode(stdin.encode()).decode() if stdin else ""
+    line = f"__rb {token} {shlex.quote(command)}{' ' + feed if feed else ''}\n"
+    if len(line) <= MAX_LINE:
+        return line
+    encoded = base64.b64encode(command.encode()).decode()
+    return (
+        _shipped("$__rbd/c", encoded)
+        + _shipped("$__rbd/f", feed)
+        + f'__rb {token} "$(base64 -d <"$__rbd/c")" "$(cat "$__rbd/f")"\n'
+    )
 
 
 def _decode(text: str) -> str:
@@ -280,7 +305,15 @@ def _execute(
     except (OSError, EOFError) as exc:
         _mark_dropped(host, conn, str(exc))
         raise NodeUnreachable(host, f"session dropped: {exc}") from None
-    raw = _read_until(host, conn, re.compile(re.escape(tokens[-1]) + r"-R \d+\r?\n"), timeout)
+    try:
+        raw = _read_until(host, conn, re.compile(re.escape(tokens[-1]) + r"-R \d+\r?\n"), timeout)
+    except NodeUnreachable:
+        raise
+    except RemoteError as exc:
+        # The command may still run and would answer in place of the next one: drop the
+        # session, so the next command gets a fresh one.
+        _forget_connection(task)
+        raise RemoteError(f"{exc} (session closed)") from None
     duration = (time.monotonic() - started) / max(len(commands), 1)
     return [_parse_framed(host, t, raw, c, duration) for t, c in zip(tokens, commands, strict=True)]
 

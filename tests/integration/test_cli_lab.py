@@ -163,3 +163,32 @@ def test_unreachable_node_fails_alone(lab: manager.LabInfo, tmp_path: Path,
     assert "passed  test_hostname_is_fqdn[ha1]" in done.stdout
     html = report_of(done.stdout).read_text()
     assert "Hosts that could not be reached" in html
+
+
+def test_long_commands_never_hang_the_session(lab: manager.LabInfo) -> None:
+    """Regression: a line over 4095 bytes sent while the shell was between commands was cut
+    by the terminal (canonical mode) and the session hung; now long commands are chunked."""
+    from nornir.core.task import Result, Task
+
+    from runbook import remote
+    from runbook.inventory import load_inventory, open_nornir
+
+    nr = open_nornir(load_inventory(lab.inventory_dir))
+    payload = "A" * 7000
+
+    def task(task: Task) -> Result:
+        sizes = []
+        for _ in range(25):
+            done = remote.run(task, f"printf %s {payload} > /tmp/big; wc -c < /tmp/big",
+                              timeout=10)
+            sizes.append(done.stdout.strip())
+            remote.run(task, "true")
+        return Result(host=task.host, result=sizes)
+
+    try:
+        results = nr.run(task=task)
+        for host, multi in results.items():
+            assert not multi.failed, f"{host}: {multi[0].exception}"
+            assert multi[0].result == ["7000"] * 25
+    finally:
+        nr.close_connections()

@@ -41,6 +41,8 @@ class FakeShell:
         self.remote_conn = FakeChannel()
         self.commands: list[str] = []
         self.stdins: list[str | None] = []
+        self.scratch: dict[str, str] = {}  # the session's "$__rbd/X" files
+        self.longest_line = 0
 
     def write_channel(self, data: str) -> None:
         ready = re.search(r"printf '%s-READY\\n' (\S+)", data)
@@ -48,9 +50,21 @@ class FakeShell:
             self.remote_conn.pending += f"{ready[1]}-READY\r\n".encode()
             return
         for line in data.splitlines():
+            self.longest_line = max(self.longest_line, len(line) + 1)
+            if m := re.fullmatch(r': >"\$__rbd/(\w)"', line):
+                self.scratch[m[1]] = ""
+                continue
+            if m := re.fullmatch(r'printf %s (\S+) >>"\$__rbd/(\w)"', line):
+                self.scratch[m[2]] += m[1]
+                continue
             if not line.startswith("__rb "):
                 continue
-            _, token, command, *feed = shlex.split(line)
+            if line.endswith(' "$(base64 -d <"$__rbd/c")" "$(cat "$__rbd/f")"'):
+                token = line.split()[1]
+                command = base64.b64decode(self.scratch["c"]).decode()
+                feed = [self.scratch["f"]] if self.scratch["f"] else []
+            else:
+                _, token, command, *feed = shlex.split(line)
             self.commands.append(command)
             self.stdins.append(base64.b64decode(feed[0]).decode() if feed else None)
             out, err, rc = self.responder(command)

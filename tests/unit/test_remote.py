@@ -105,3 +105,17 @@ def test_stdin_reaches_the_command_but_never_the_journal(nr: Nornir) -> None:
     assert shells["ha1"].stdins[-1] == "s3cret\ns3cret\n"
     entry = remote.journal("ha1")[-1]
     assert entry.command == "hostname" and "s3cret" not in repr(entry)
+
+
+def test_long_commands_and_stdin_travel_in_short_lines(nr: Nornir) -> None:
+    shell = nr.inventory.hosts["ha1"].connections["netmiko"].connection
+    long_command = "echo " + "x" * 9000 + " > /dev/null; hostname"
+    secret = "p" * 3000
+
+    def task(task: Task) -> Result:
+        return Result(host=task.host, result=remote.run(
+            task, long_command, stdin=secret, ok_codes=range(256)))
+
+    nr.filter(name="ha1").run(task=task)
+    assert shell.commands[-1] == long_command and shell.stdins[-1] == secret
+    assert shell.longest_line <= remote.MAX_LINE
