@@ -17,6 +17,7 @@ from runbook.engine import PROJECT_ROOT, StepOutcome
 from runbook.remote import CommandResult
 
 REPORT_DIR = PROJECT_ROOT / "reports"
+LONG_DIFF = 40  # longer diffs start folded in the step table (click to read)
 
 
 def utc_now() -> datetime:
@@ -131,7 +132,10 @@ def render_steps(outcomes: Sequence[StepOutcome], unreachable: dict[str, str]) -
             if row.message:
                 details.append(f"<div>{_esc(row.message)}</div>")
             if row.diff:
-                details.append(f"<pre>{_esc(row.diff)}</pre>")
+                lines = row.diff.count("\n")
+                state = " open" if lines <= LONG_DIFF else ""
+                details.append(f"<details{state}><summary>diff ({lines} lines)</summary>"
+                               f"<pre>{_esc(row.diff)}</pre></details>")
             if row.commands:
                 cmds = "".join(render_command(c) for c in row.commands)
                 details.append(
