@@ -198,12 +198,7 @@ def migrate_to(dom: dict, host: str, port: int, node: str | None) -> None:
         sock.settimeout(60)
         try:
             sock.sendall(json.dumps({"domain": dom, "source": node}).encode() + b"\n")
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            data = xm.read_line(sock)
         except ConnectionResetError:
             data = b""
         except TimeoutError:

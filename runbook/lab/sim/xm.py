@@ -279,6 +279,17 @@ def xend_running() -> bool:
     return pid > 0
 
 
+def read_line(sock) -> bytes:
+    """One message of the lab's JSON-line sockets: everything up to the first newline."""
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def request(op: str, **fields) -> dict:
     """One request to the lab's hypervisor; XmError on a refusal."""
     boot = node_boot()
@@ -290,12 +301,7 @@ def request(op: str, **fields) -> dict:
             sock.settimeout(30)
             sock.connect(SOCK)
             sock.sendall(json.dumps(payload).encode() + b"\n")
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            data = read_line(sock)
         reply = json.loads(data.decode())
     except (OSError, ValueError):
         raise XmError(XEND_ERROR) from None
