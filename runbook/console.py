@@ -51,7 +51,12 @@ class StepPrinter:
                 f"  {escape(row.host):<{width}}  {escape(runbook.id)} · {escape(step.name):<12} "
                 f"[{style}]{status_text:<12}[/{style}] {row.duration:6.2f}s"
             )
-            if row.message and row.status != "ok":
+            # A dry run's plan is the commands and diffs printed below; a task's account of
+            # what it did ("wrote ...") would read as done, so only its "would ..." stays.
+            planned = self.dry_run and row.status == "changed"
+            if row.message and row.status != "ok" and (
+                not planned or row.message.startswith("would")
+            ):
                 line += f"  {escape(row.message)}"
             self.console.print(line, highlight=False)
             if self.dry_run:
