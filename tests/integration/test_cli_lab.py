@@ -35,11 +35,6 @@ def lab() -> Iterator[manager.LabInfo]:
         yield info
 
 
-@pytest.fixture(scope="module")
-def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("reports")
-
-
 def runbook(*args: str, reports: Path | None = None) -> subprocess.CompletedProcess[str]:
     extra = ["--report-dir", str(reports)] if reports and args[0] in ("run", "verify") else []
     return subprocess.run(

@@ -39,11 +39,6 @@ def lab() -> Iterator[manager.LabInfo]:
         yield info
 
 
-@pytest.fixture(scope="module")
-def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("reports")
-
-
 def runbook(lab: manager.LabInfo, *args: str, reports: Path | None = None,
             password: str | None = PASSWORD, inventory: Path | None = None,
             ) -> subprocess.CompletedProcess[str]:
