@@ -62,6 +62,7 @@ def _crash_line(report: pytest.TestReport) -> str:
 class RunbookPlugin:
     def __init__(self, invocation: Invocation) -> None:
         self.inv = invocation
+        self._meta: dict[str, str] | None = None  # pytest-metadata's environment table
 
     # -- fixtures -----------------------------------------------------------
     @pytest.fixture(scope="session")
@@ -119,7 +120,7 @@ class RunbookPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if hasattr(self, "_meta"):
+        if self._meta is not None:
             self._meta["UTC end"] = f"{report.utc_now():%Y-%m-%d %H:%M:%S} UTC"
 
     def pytest_html_report_title(self, report: Any) -> None:
@@ -149,7 +150,7 @@ class RunbookPlugin:
             if rb.id in self.inv.applied:
                 continue
             self.inv.applied.add(rb.id)
-            self._exclude_hosts_failing_earlier_checks(rb)
+            self._exclude_hosts_failing_earlier_checks()
             if self.inv.mode == "run":
                 if capture is not None:
                     with capture.global_and_fixture_disabled():
@@ -164,7 +165,7 @@ class RunbookPlugin:
         self.inv.runner.run(rb)
         self.inv.console.print(f"[bold]checks of {rb.id}[/bold]", highlight=False)
 
-    def _exclude_hosts_failing_earlier_checks(self, rb: Runbook) -> None:
+    def _exclude_hosts_failing_earlier_checks(self) -> None:
         for earlier, hosts in self.inv.check_failures.items():
             for host in hosts:
                 self.inv.runner.exclude(host, f"the checks of {earlier} failed on this host")
