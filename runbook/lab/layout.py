@@ -73,8 +73,9 @@ class Paths:
         return self.project_root / ".lab" / self.name
 
     @property
-    def lock_file(self) -> Path:
-        return self.project_root / ".lab" / f"{self.name}.lock"
+    def labs_dir(self) -> Path:
+        """The checkout's .lab folder: every lab's state dir, and the lock of up/down."""
+        return self.project_root / ".lab"
 
     @property
     def meta(self) -> Path:

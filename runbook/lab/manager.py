@@ -172,10 +172,19 @@ def _preflight() -> None:
 
 @contextlib.contextmanager
 def _locked(paths: Paths) -> Iterator[None]:
-    paths.lock_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(paths.lock_file, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+    """Serialize up/down/status of this checkout's labs.
+
+    The lock is taken on the .lab folder itself (flock works on a directory), so `down`
+    leaves no lock file behind and no two callers can ever lock different files.
+    """
+    folder = paths.labs_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
+    finally:
+        os.close(fd)
 
 
 def _start_time(pid: int) -> str | None:
@@ -541,8 +550,6 @@ def down(name: str = DEFAULT_LAB, project_root: Path = PROJECT_ROOT) -> list[str
         raise LabError("the lab needs root: run it with sudo")
     paths = Paths(Path(project_root), name)
     with _locked(paths):
-        # the lock file (.lab/<name>.lock, empty) stays: removing it would let two waiters
-        # lock two different files at once
         return _down(paths)
 
 

@@ -10,6 +10,9 @@ from contextlib import contextmanager
 import pytest
 
 from runbook.lab import manager
+from runbook.lab.manager import PROJECT_ROOT
+
+LABS_DIR = PROJECT_ROOT / ".lab"
 
 
 @contextmanager
@@ -24,6 +27,8 @@ def own_lab(name: str, port_base: int) -> Iterator[manager.LabInfo]:
         namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
                                     check=False).stdout
         assert f"{name}-" not in namespaces, f"lab {name} left namespaces: {namespaces}"
+        left = [p.name for p in LABS_DIR.glob(f"{name}*")] if LABS_DIR.exists() else []
+        assert not left, f"lab {name} left files in {LABS_DIR}: {left}"
 
 
 def ssh(lab: manager.LabInfo, node: str, command: str, check: bool = True, *,
