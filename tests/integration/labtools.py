@@ -13,6 +13,11 @@ from runbook.lab import manager
 from runbook.lab.manager import PROJECT_ROOT
 
 LABS_DIR = PROJECT_ROOT / ".lab"
+# Every lab test module: `pytestmark = LAB_TESTS`.
+LAB_TESTS = [
+    pytest.mark.integration,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
+]
 
 
 @contextmanager

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import time
@@ -13,12 +12,9 @@ import pytest
 
 from runbook.lab import manager
 from runbook.lab.layout import Paths
-from tests.integration.labtools import ssh
+from tests.integration.labtools import LAB_TESTS, ssh
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
-]
+pytestmark = LAB_TESTS
 
 LAB = "rbtl"
 PORT_BASE = 2241

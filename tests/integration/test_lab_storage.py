@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -11,12 +10,9 @@ from pathlib import Path
 import pytest
 
 from runbook.lab import manager, storage
-from tests.integration.labtools import ssh
+from tests.integration.labtools import LAB_TESTS, ssh
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
-]
+pytestmark = LAB_TESTS
 
 LAB = "rbts"
 PORT_BASE = 2291

@@ -7,7 +7,6 @@ down. Also: each node has its own /dev with working PTYs.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,31 +15,15 @@ from pathlib import Path
 import pytest
 
 from runbook.lab import manager
-from tests.integration.labtools import ssh
+from tests.integration.labtools import LAB_TESTS, ssh
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
-]
+pytestmark = LAB_TESTS
 
 LAB = "rbtx"
 PORT_BASE = 2281
 PROJECT = Path(__file__).resolve().parents[2]
-CFG = """\
-kernel      = '/boot/vmlinuz-2.6.24-19-xen'
-ramdisk     = '/boot/initrd.img-2.6.24-19-xen'
-memory      = '384'
-root        = '/dev/xvda2 ro'
-disk        = [
-                  'phy:/dev/vg/test-swap,xvda1,w',
-                  'phy:/dev/vg/test-disk,xvda2,w',
-              ]
-name        = 'test'
-vif         = [ 'ip=192.168.1.50,mac=00:16:3E:4C:1A:2B' ]
-on_poweroff = 'destroy'
-on_reboot   = 'restart'
-on_crash    = 'restart'
-"""
+# The reference shape of a cfg written by xen-create-image (reference-outputs.md).
+CFG = (Path(__file__).resolve().parents[1] / "data" / "outputs" / "test.cfg").read_text()
 
 
 @pytest.fixture(scope="module")

@@ -17,21 +17,8 @@ xm: ModuleType = nodefs.sim_module("xm")
 apt_get: ModuleType = nodefs.sim_module("apt_get")
 packages: ModuleType = nodefs.sim_module("packages")
 
-CFG = """\
-kernel      = '/boot/vmlinuz-2.6.24-19-xen'
-ramdisk     = '/boot/initrd.img-2.6.24-19-xen'
-memory      = '384'
-root        = '/dev/xvda2 ro'
-disk        = [
-                  'phy:/dev/vg/test-swap,xvda1,w',
-                  'phy:/dev/vg/test-disk,xvda2,w',
-              ]
-name        = 'test'
-vif         = [ 'ip=192.168.1.50,mac=00:16:3E:4C:1A:2B' ]
-on_poweroff = 'destroy'
-on_reboot   = 'restart'
-on_crash    = 'restart'
-"""
+# The reference shape of a cfg written by xen-create-image (reference-outputs.md).
+CFG = (Path(__file__).resolve().parents[1] / "data" / "outputs" / "test.cfg").read_text()
 
 
 # ----------------------------------------------------------------------------- grub
