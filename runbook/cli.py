@@ -12,12 +12,17 @@ from pathlib import Path
 
 from rich.console import Console
 
-from runbook import engine, progress, remote, report
+from runbook import engine, paths, progress, remote, report
 from runbook.console import StepPrinter
-from runbook.engine import PROJECT_ROOT, Runbook, RunbookRun, UnknownRunbook
+from runbook.engine import Runbook, RunbookRun, UnknownRunbook
 from runbook.inventory import ClusterInventory, InventoryError, load_inventory, open_nornir
 
-DEFAULT_INVENTORY = PROJECT_ROOT / "inventory" / "lab"
+
+def default_inventory() -> Path:
+    """The lab's inventory: the checkout's inventory/lab, or the copy an installed lab wrote."""
+    if paths.checkout_root() is not None:
+        return paths.LAB_INVENTORY
+    return paths.state_home() / ".lab" / "rblab" / "inventory"
 
 
 class ExitStatus(IntEnum):
@@ -48,16 +53,19 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {report.tool_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("list", help="the numbered runbooks with a one-line description each")
 
     def targets(p: argparse.ArgumentParser) -> None:
-        p.add_argument("-i", "--inventory", type=Path, default=DEFAULT_INVENTORY,
-                       help="Nornir SimpleInventory folder (default: inventory/lab)")
+        p.add_argument("-i", "--inventory", type=Path, default=None,
+                       help=f"Nornir SimpleInventory folder (default: the lab's, "
+                            f"{default_inventory()})")
         p.add_argument("--limit", default="", metavar="HOST[,HOST]",
                        help="only these inventory hosts")
         p.add_argument("--report-dir", type=Path, default=report.REPORT_DIR,
-                       help="where reports are written (default: reports/)")
+                       help=f"where reports are written (default: {report.REPORT_DIR})")
         p.add_argument("--no-host-key-check", action="store_true",
                        help="do NOT verify SSH host keys against known_hosts (unsafe)")
 
@@ -87,15 +95,16 @@ def _list(console: Console) -> ExitStatus:
 
 
 def _lab(args: argparse.Namespace, console: Console) -> ExitStatus:
-    from runbook.lab import manager
+    from xenlab import manager
 
     name = args.name or manager.DEFAULT_LAB
     try:
         if args.action == "up":
-            info = manager.up(name, args.port_base)
+            info = manager.up(name, args.port_base, inventory_source=paths.LAB_INVENTORY)
             ports = ", ".join(f"{n} on 127.0.0.1:{p}" for n, p in info.nodes.items())
             console.print(f"lab '{info.name}' is up: {ports}", highlight=False)
             console.print(f"inventory: {info.inventory_dir}", highlight=False)
+            console.print(f"state:     {info.state_dir}", highlight=False)
         elif args.action == "down":
             for line in manager.down(name):
                 console.print(line, highlight=False)
@@ -128,7 +137,8 @@ def _execute(args: argparse.Namespace, console: Console) -> ExitStatus:
     available = engine.discover()
     runbooks = engine.select(available, args.ids)
     requires = sorted({section for rb in runbooks for section in rb.requires})
-    cluster = load_inventory(args.inventory.resolve(), require=requires or ("base",))
+    folder = (args.inventory or default_inventory()).resolve()
+    cluster = load_inventory(folder, require=requires or ("base",))
     hosts = _hosts(cluster, args.limit)
     force = ",".join(getattr(args, "force", []))
     forced = _hosts(cluster, force, "--force") if force else []

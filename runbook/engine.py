@@ -20,11 +20,11 @@ from typing import Literal
 from nornir.core import Nornir
 from nornir.core.task import AggregatedResult, Result, Task
 
-from runbook import remote
+from runbook import paths, remote
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-RUNBOOK_DIR = PROJECT_ROOT / "runbooks"
-CHECKS_DIR = PROJECT_ROOT / "checks"
+PROJECT_ROOT = paths.checkout_root() or paths.PACKAGE_DIR
+RUNBOOK_DIR = paths.RUNBOOK_DIR
+CHECKS_DIR = paths.CHECKS_DIR
 
 Status = Literal["ok", "changed", "failed", "skipped"]
 StepTask = Callable[[Task], Result]

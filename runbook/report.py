@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+from runbook import paths
 from runbook.engine import PROJECT_ROOT, StepOutcome
 from runbook.remote import CommandResult
 
-REPORT_DIR = PROJECT_ROOT / "reports"
+REPORT_DIR = paths.report_dir()
 LONG_DIFF = 40  # longer diffs start folded in the step table (click to read)
 
 

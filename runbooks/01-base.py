@@ -8,7 +8,7 @@ print it), and NTP, which keeps the nodes' clocks together for migrations.
 """
 
 from runbook.engine import Step
-from tasks import base
+from runbook.tasks import base
 
 REQUIRES = ("base",)
 

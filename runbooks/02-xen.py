@@ -8,7 +8,7 @@ SSH with a new boot and `uname -r` shows the -xen kernel.
 """
 
 from runbook.engine import Step
-from tasks import xen
+from runbook.tasks import xen
 
 REQUIRES = ("base", "xen")
 

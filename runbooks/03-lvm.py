@@ -7,7 +7,7 @@ unless the operator forces that host explicitly.
 """
 
 from runbook.engine import Step
-from tasks import lvm
+from runbook.tasks import lvm
 
 REQUIRES = ("base", "lvm")
 

@@ -6,7 +6,7 @@ and mirrors, identical on both nodes so either can create DomUs.
 """
 
 from runbook.engine import Step
-from tasks import xen_tools
+from runbook.tasks import xen_tools
 
 REQUIRES = ("base", "xen_tools")
 

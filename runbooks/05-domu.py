@@ -9,7 +9,7 @@ never started.
 """
 
 from runbook.engine import Step
-from tasks import domu
+from runbook.tasks import domu
 
 REQUIRES = ("base", "xen_tools", "domu")
 

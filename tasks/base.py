@@ -7,8 +7,8 @@ from nornir.core.task import Result, Task
 from runbook import remote
 from runbook.inventory import NodeSettings
 from runbook.parsers import parse_interfaces
-from tasks.files import ensure_file, read_file, render
-from tasks.packages import ensure_packages
+from runbook.tasks.files import ensure_file, read_file, render
+from runbook.tasks.packages import ensure_packages
 
 INTERFACES = "/etc/network/interfaces"
 HOSTS = "/etc/hosts"

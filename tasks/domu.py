@@ -17,7 +17,7 @@ from runbook.engine import Refused, StepFailed
 from runbook.inventory import ClusterInventory, DomU, InventoryError, size_to_mib
 from runbook.parsers.lvm import mib, parse_report, report_command
 from runbook.parsers.xen import parse_xm_list, running
-from tasks.base import settings
+from runbook.tasks.base import settings
 
 LV_FIELDS = ["lv_name", "vg_name", "lv_size"]
 MARKER_DIR = "/var/lib/runbook"

@@ -5,14 +5,13 @@ from __future__ import annotations
 import base64
 import difflib
 from dataclasses import dataclass
-from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from nornir.core.task import Task
 
-from runbook import remote
+from runbook import paths, remote
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = paths.TEMPLATES_DIR
 _env = Environment(
     loader=FileSystemLoader(str(TEMPLATES)),
     undefined=StrictUndefined,

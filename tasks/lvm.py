@@ -16,8 +16,8 @@ from runbook import remote
 from runbook.engine import Refused, StepFailed
 from runbook.inventory import LvmSettings
 from runbook.parsers.lvm import parse_blkid_export, parse_report, report_command
-from tasks.base import settings
-from tasks.packages import ensure_packages
+from runbook.tasks.base import settings
+from runbook.tasks.packages import ensure_packages
 
 PV_FIELDS = ["pv_name", "vg_name", "pv_size"]
 SIZE_TOLERANCE = 0.02  # the partition may differ this much from the inventory's size

@@ -10,9 +10,9 @@ from runbook import progress, remote
 from runbook.engine import Refused, StepFailed
 from runbook.inventory import XenSettings
 from runbook.parsers.xen import parse_menu_lst, parse_xm_list, running, set_magic_option
-from tasks.base import settings
-from tasks.files import ensure_file, read_file
-from tasks.packages import ensure_packages
+from runbook.tasks.base import settings
+from runbook.tasks.files import ensure_file, read_file
+from runbook.tasks.packages import ensure_packages
 
 MODULES = "/etc/modules"
 MENU_LST = "/boot/grub/menu.lst"

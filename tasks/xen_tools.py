@@ -6,9 +6,9 @@ from nornir.core.task import Result, Task
 
 from runbook.engine import Refused
 from runbook.inventory import XenToolsSettings
-from tasks.base import settings
-from tasks.files import ensure_file, render
-from tasks.packages import ensure_packages
+from runbook.tasks.base import settings
+from runbook.tasks.files import ensure_file, render
+from runbook.tasks.packages import ensure_packages
 
 XEN_TOOLS_CONF = "/etc/xen-tools/xen-tools.conf"
 

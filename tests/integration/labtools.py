@@ -9,8 +9,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from runbook.lab import manager
-from runbook.lab.manager import PROJECT_ROOT
+from xenlab import manager
+from xenlab.manager import PROJECT_ROOT
 
 LABS_DIR = PROJECT_ROOT / ".lab"
 # Every lab test module: `pytestmark = LAB_TESTS`.

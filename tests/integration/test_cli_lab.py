@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runbook.lab import manager
 from tests.integration.labtools import own_lab, ssh
+from xenlab import manager
 
 pytestmark = pytest.mark.integration
 

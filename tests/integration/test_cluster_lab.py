@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runbook.lab import manager, storage
 from tests.integration.labtools import own_lab, ssh
+from xenlab import manager, storage
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from runbook.lab import manager
-from runbook.lab.layout import Paths
 from tests.integration.labtools import LAB_TESTS, ssh
+from xenlab import manager
+from xenlab.layout import Paths
 
 pytestmark = LAB_TESTS
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from runbook.lab import manager, storage
 from tests.integration.labtools import LAB_TESTS, ssh
+from xenlab import manager, storage
 
 pytestmark = LAB_TESTS
 

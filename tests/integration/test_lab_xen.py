@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from runbook.lab import manager
 from tests.integration.labtools import LAB_TESTS, ssh
+from xenlab import manager
 
 pytestmark = LAB_TESTS
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runbook.lab import inventory
-from runbook.lab.layout import (
+from xenlab import inventory
+from xenlab.layout import (
     DEFAULT_LAB,
     DEFAULT_PORT_BASE,
     Paths,

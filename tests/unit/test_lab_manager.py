@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook.lab import manager
+from xenlab import manager
 
 
 def test_not_root_says_sudo(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from runbook.lab import nodefs
+from xenlab import nodefs
 
 apt_get: ModuleType = nodefs.sim_module("apt_get")
 dpkgdb: ModuleType = nodefs.sim_module("dpkgdb")

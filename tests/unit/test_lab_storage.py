@@ -9,7 +9,7 @@ from types import ModuleType
 
 import pytest
 
-from runbook.lab.nodefs import sim_module
+from xenlab.nodefs import sim_module
 
 ss = sim_module("storage_state")
 lvm = sim_module("lvm")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from runbook.lab import storage
-from runbook.lab.nodefs import sim_module
+from xenlab import storage
+from xenlab.nodefs import sim_module
 
 xt = sim_module("xen_create_image")
 conf = sim_module("xen_tools_conf")

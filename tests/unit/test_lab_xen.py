@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from runbook.lab import hypervisor, nodefs
+from xenlab import hypervisor, nodefs
 
 grub: ModuleType = nodefs.sim_module("update_grub")
 xm: ModuleType = nodefs.sim_module("xm")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from runbook import parsers
-from tasks.files import render
+from runbook.tasks.files import render
 
 OUT = Path(__file__).resolve().parent.parent / "data" / "outputs"
 

@@ -6,9 +6,9 @@ import pytest
 
 from runbook.engine import Refused, StepFailed
 from runbook.inventory import LvmSettings, XenSettings
-from tasks.lvm import DiskFacts, plan_volume_group
-from tasks.packages import installed_packages
-from tasks.xen import BootState, reboot_reasons, with_loop_line
+from runbook.tasks.lvm import DiskFacts, plan_volume_group
+from runbook.tasks.packages import installed_packages
+from runbook.tasks.xen import BootState, reboot_reasons, with_loop_line
 
 LVM = LvmSettings(partition="/dev/sda3", partition_size_gb=40, vg="vg")
 GIB40 = 40 * 2**30

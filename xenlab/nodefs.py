@@ -19,7 +19,7 @@ from functools import cache
 from pathlib import Path
 from types import ModuleType
 
-from runbook.lab.layout import SIM_DIR
+from xenlab.layout import SIM_DIR
 
 HOSTS = """\
 127.0.0.1\tlocalhost

@@ -5,7 +5,7 @@ ext3, the dom0 root), sda2 (~512 MB, swap) and sda3, the rest, free for LVM (``p
 GiB, 40 by default as in inventory/lab). The node's storage state (partition table, PVs, VGs,
 LVs) is ``storage.json`` in the node state folder, and every device's CONTENT is a sparse file
 there (``disks/``), so the real blkid, od or dd inside the node read real bytes. Details and the
-in-node commands: runbook/lab/sim/storage_state.py, lvm.py, blkid.py, fdisk.py, storage_boot.py.
+in-node commands: xenlab/sim/storage_state.py, lvm.py, blkid.py, fdisk.py, storage_boot.py.
 
 Fault injection (for tests and demos), under the same lock the node's commands take:
 
@@ -26,8 +26,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
 
-from runbook.lab.layout import NODES, PROJECT_ROOT, Paths, check_name
-from runbook.lab.nodefs import sim_module
+from xenlab.layout import NODES, PROJECT_ROOT, Paths, check_name
+from xenlab.nodefs import sim_module
 
 __all__ = [
     "DEFAULT_PV_GB",

@@ -1,6 +1,6 @@
 """Simulated ``xm`` of Xen 3.2 on a lab node (/usr/sbin/xm, shipped by xen-utils-common).
 
-Domains live in the lab's hypervisor (runbook/lab/hypervisor.py on the host), reached over the
+Domains live in the lab's hypervisor (xenlab/hypervisor.py on the host), reached over the
 unix socket /usr/lib/runbook-lab/cluster/xen.sock; xm checks on THIS node what the real xm/xend
 check locally (the hypervisor booted, xend running, the cfg file, the kernel image, each phy:
 disk in the node's /dev) and prints what Xen 3.2 prints.

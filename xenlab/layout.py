@@ -6,6 +6,7 @@ Everything a lab creates carries its name: network namespaces ``<name>-ha1``, ``
 
 from __future__ import annotations
 
+import os
 import re
 import zlib
 from dataclasses import dataclass
@@ -16,8 +17,27 @@ DEFAULT_PORT_BASE = 2201
 NODES = ("ha1", "ha2")
 LAN_PREFIX = "192.168.1"
 LAN_GATEWAY = f"{LAN_PREFIX}.1/24"
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SIM_DIR = Path(__file__).resolve().parent / "sim"
+
+
+def lab_home() -> Path:
+    """The folder whose ``.lab/`` holds every lab's state: never inside site-packages.
+
+    ``$RUNBOOK_HOME`` when set; the source checkout when the lab runs from one; else
+    ``$XDG_STATE_HOME/xen-ha-runbooks`` (``~/.local/state/xen-ha-runbooks``), which an
+    upgrade of the installed tool leaves alone. The same rule as ``runbook.paths``.
+    """
+    explicit = os.environ.get("RUNBOOK_HOME")
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "xenlab").is_dir():
+        return checkout
+    xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(xdg) / "xen-ha-runbooks"
+
+
+PROJECT_ROOT = lab_home()  # the lab's home folder (name kept for the API's project_root=)
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9]{1,9}$")
 
@@ -99,6 +119,7 @@ class Paths:
 
     @property
     def default_inventory(self) -> Path:
+        """The committed lab inventory of a checkout (``inventory/lab``)."""
         return self.project_root / "inventory" / "lab"
 
     @property

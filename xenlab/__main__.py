@@ -1,4 +1,4 @@
-"""``python -m runbook.lab up|down|status|off|on|cut|restore [--name N] [--port-base P]``.
+"""``python -m xenlab up|down|status|off|on|cut|restore [--name N] [--port-base P]``.
 
 For working on the lab itself; users run ``runbook lab ...``.
 """
@@ -8,11 +8,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from runbook.lab import manager
+from xenlab import manager
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m runbook.lab")
+    parser = argparse.ArgumentParser(prog="python -m xenlab")
     parser.add_argument("action", choices=["up", "down", "status", "off", "on", "cut", "restore"])
     parser.add_argument("node", nargs="?", help="ha1 or ha2 (off/on)")
     parser.add_argument("--name", default=manager.DEFAULT_LAB)

@@ -26,8 +26,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runbook.lab import hypervisor, inventory, nodefs
-from runbook.lab.layout import (
+from xenlab import hypervisor, inventory, nodefs
+from xenlab.layout import (
     DEFAULT_LAB,
     DEFAULT_PORT_BASE,
     LAN_GATEWAY,
@@ -487,8 +487,14 @@ def status(name: str = DEFAULT_LAB, project_root: Path = PROJECT_ROOT) -> LabSta
 
 
 def up(name: str = DEFAULT_LAB, port_base: int | None = None,
-       project_root: Path = PROJECT_ROOT) -> LabInfo:
-    """Bring the lab up (idempotent); a stale lab of the same name is cleaned first."""
+       project_root: Path = PROJECT_ROOT, inventory_source: Path | None = None) -> LabInfo:
+    """Bring the lab up (idempotent); a stale lab of the same name is cleaned first.
+
+    ``inventory_source`` is the inventory folder the lab's own is made from (default: the
+    checkout's ``inventory/lab``). The default lab of a checkout uses that folder as it is;
+    any other lab, or an installed tool, gets a copy in its state folder with its own ports
+    and absolute key paths.
+    """
     _name(name)
     try:
         base = port_base_for(name, port_base)
@@ -513,10 +519,12 @@ def up(name: str = DEFAULT_LAB, port_base: int | None = None,
         except BaseException:
             _down(paths)
             raise
-        if name == DEFAULT_LAB and base == DEFAULT_PORT_BASE and paths.default_inventory.is_dir():
+        source = inventory_source or paths.default_inventory
+        if (name == DEFAULT_LAB and base == DEFAULT_PORT_BASE
+                and source.resolve() == paths.default_inventory.resolve() and source.is_dir()):
             inventory_dir = paths.default_inventory
         else:
-            inventory_dir = inventory.write_inventory(paths.default_inventory,
+            inventory_dir = inventory.write_inventory(source,
                                                       paths.own_inventory, ports,
                                                       paths.state_dir)
         return LabInfo(name, paths.state_dir, inventory_dir, ports)
