@@ -1,10 +1,16 @@
-"""Runbooks as ordered steps, each step a Nornir task run on all hosts at once.
+"""Runbooks as ordered steps, each step a Nornir task run on its hosts at once.
 
-Nornir's ``run`` returns only when every selected host has finished the task,
-which gives the barrier the guide needs (both DRBD nodes configured before
-either starts it). Nornir also remembers failed hosts and leaves them out of
-later ``run`` calls, so a host whose step fails runs no further steps while the
-other host goes on.
+Nornir's ``run`` returns only when every host of the step has finished it, which
+gives the barrier the guide needs (both DRBD nodes configured before either
+starts it). A step has a scope:
+
+* per node (the default): a host whose step failed runs no further steps, the
+  other host goes on;
+* the whole cluster: it runs only when every node of the cluster is in the run
+  and healthy, otherwise it fails on all of them with the reason ("ha2 failed at
+  02-xen · reboot; the DRBD initial sync needs both nodes") - so ``--limit``
+  can never run it on half a cluster;
+* one node chosen from the inventory: the others wait at the barrier.
 """
 
 from __future__ import annotations
@@ -15,19 +21,23 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, ClassVar
 
 from nornir.core import Nornir
 from nornir.core.task import AggregatedResult, Result, Task
 
 from runbook import paths, remote
+from runbook.record import CommandRecord, ScopeName, StepRecord, StepStatus
+
+if TYPE_CHECKING:
+    from runbook.inventory import ClusterInventory
 
 PROJECT_ROOT = paths.checkout_root() or paths.PACKAGE_DIR
 RUNBOOK_DIR = paths.RUNBOOK_DIR
 CHECKS_DIR = paths.CHECKS_DIR
 
-Status = Literal["ok", "changed", "failed", "skipped"]
 StepTask = Callable[[Task], Result]
+Status = StepStatus
 _ID = re.compile(r"^(?P<num>\d\d)-(?P<name>[a-z0-9-]+)$")
 
 
@@ -40,10 +50,47 @@ class StepFailed(Exception):
 
 
 @dataclass(frozen=True)
+class PerNode:
+    """Each node on its own: a node that failed earlier sits the step out, the others go on."""
+
+    name: ClassVar[ScopeName] = "node"
+
+
+@dataclass(frozen=True)
+class WholeCluster:
+    """Every node of the cluster at once or none: DRBD and Heartbeat never go on with one.
+
+    ``why`` completes the failure sentence when a node is missing or unhealthy, e.g.
+    "the DRBD initial sync needs both nodes".
+    """
+
+    why: str = ""
+    name: ClassVar[ScopeName] = "cluster"
+
+
+@dataclass(frozen=True)
+class OneNode:
+    """One node chosen from the inventory (say, a DomU's home node); the others wait.
+
+    ``choose`` names the node from the cluster inventory; ``why`` says why that one
+    ("the DomU's home node").
+    """
+
+    choose: Callable[[ClusterInventory], str]
+    why: str = ""
+    name: ClassVar[ScopeName] = "one-node"
+
+
+Scope = PerNode | WholeCluster | OneNode
+PER_NODE = PerNode()
+
+
+@dataclass(frozen=True)
 class Step:
     name: str
     task: StepTask
     description: str
+    scope: Scope = PER_NODE
 
 
 @dataclass(frozen=True)
@@ -53,24 +100,15 @@ class Runbook:
     steps: tuple[Step, ...]
     requires: tuple[str, ...]
     path: Path
+    checks_dir: Path = CHECKS_DIR
 
     @property
     def checks(self) -> Path:
-        return CHECKS_DIR / f"test_{self.id.replace('-', '_')}.py"
+        return self.checks_dir / f"test_{self.id.replace('-', '_')}.py"
 
 
-@dataclass
-class StepOutcome:
-    """What one step did on one host: the row of the report's step table."""
-
-    runbook: str
-    step: str
-    host: str
-    status: Status
-    duration: float
-    message: str = ""
-    diff: str = ""
-    commands: list[remote.CommandResult] = field(default_factory=list)
+# What one step did on one host: a row of the run record (kept under its old name).
+StepOutcome = StepRecord
 
 
 class UnknownRunbook(Exception):
@@ -124,6 +162,12 @@ def _execute_step(task: Task, step: Step) -> Result:
         return Result(host=task.host, failed=True, result=str(exc))
 
 
+def plan_lines(result: Result) -> list[str]:
+    """The task's plan (``result.plan``, anything with ``describe() -> list[str]``), if any."""
+    describe = getattr(getattr(result, "plan", None), "describe", None)
+    return [str(line) for line in describe()] if callable(describe) else []
+
+
 def outcomes_from(
     runbook: Runbook,
     step: Step,
@@ -150,7 +194,9 @@ def outcomes_from(
                 duration=durations.get(host, 0.0),
                 message=message,
                 diff=result.diff or "",
-                commands=commands,
+                commands=[CommandRecord.of(c) for c in commands],
+                scope=step.scope.name,
+                plan=plan_lines(result),
             )
         )
     return rows
@@ -173,21 +219,72 @@ StepListener = Callable[[Runbook, Step, list[StepOutcome]], None]
 StepStarted = Callable[[Runbook, Step, list[str]], None]
 
 
+@dataclass(frozen=True)
+class Exclusion:
+    """Why a host takes no further part: ``cause`` completes "ha2 ..." in one line."""
+
+    cause: str  # "failed at 02-xen · reboot", "failed the checks of 01-base"
+    detail: str = ""  # the failed step's own message
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Who runs a step, who waits, and (when it must not run at all) why not."""
+
+    run: list[str]
+    waiting: list[str] = field(default_factory=list)
+    refusal: str = ""
+    chosen: str = ""
+
+
 @dataclass
 class RunbookRun:
-    """Runs runbooks on a Nornir object and keeps every step outcome."""
+    """Runs runbooks on a Nornir object and keeps every step outcome.
+
+    ``nornir`` holds the hosts of this invocation (``--limit`` filters it); ``cluster`` is
+    the whole inventory, so a cluster-scoped step knows which nodes are missing.
+    """
 
     nornir: Nornir
+    cluster: ClusterInventory | None = None  # None: the one open_nornir put in host data
     dry_run: bool = False
     on_step_start: StepStarted | None = None
     on_step_done: StepListener | None = None
     outcomes: list[StepOutcome] = field(default_factory=list)
-    failed_reason: dict[str, str] = field(default_factory=dict)
+    exclusions: dict[str, Exclusion] = field(default_factory=dict)
 
-    def exclude(self, host: str, reason: str) -> None:
-        """Keep ``host`` out of every later step of this invocation."""
-        self.failed_reason.setdefault(host, reason)
+    def __post_init__(self) -> None:
+        if self.cluster is None:
+            clusters = {id(h.data.get("cluster")): h.data.get("cluster")
+                        for h in self.nornir.inventory.hosts.values()}
+            found = [c for c in clusters.values() if c is not None]
+            if len(found) != 1:
+                raise ValueError("RunbookRun needs the cluster inventory (cluster=...)")
+            self.cluster = found[0]
+
+    @property
+    def nodes(self) -> list[str]:
+        """Every node of the cluster, in the run or not, in inventory order."""
+        assert self.cluster is not None  # set in __post_init__
+        return list(self.cluster.nodes)
+
+    @property
+    def hosts(self) -> list[str]:
+        """The hosts of this invocation, in inventory order."""
+        return list(self.nornir.inventory.hosts)
+
+    @property
+    def left_out(self) -> list[str]:
+        """Cluster nodes this invocation does not reach (``--limit``)."""
+        return [n for n in self.nodes if n not in self.nornir.inventory.hosts]
+
+    def exclude(self, host: str, cause: str, detail: str = "") -> None:
+        """Keep ``host`` out of every later step of this invocation (first cause wins)."""
+        self.exclusions.setdefault(host, Exclusion(cause, detail))
         self.nornir.data.failed_hosts.add(host)
+
+    def _exclusion(self, host: str) -> Exclusion:
+        return self.exclusions.get(host, Exclusion("failed earlier in this run"))
 
     def run(self, runbook: Runbook) -> list[StepOutcome]:
         rows: list[StepOutcome] = []
@@ -195,40 +292,94 @@ class RunbookRun:
             rows.extend(self._run_step(runbook, step))
         return rows
 
+    def _healthy(self) -> list[str]:
+        return [h for h in self.hosts if h not in self.nornir.data.failed_hosts]
+
+    def _blockers(self, nodes: Sequence[str]) -> list[str]:
+        """One phrase per node of ``nodes`` that cannot take part, in inventory order."""
+        healthy = self._healthy()
+        phrases = []
+        for node in nodes:
+            if node not in self.hosts:
+                phrases.append(f"{node} is left out by --limit")
+            elif node not in healthy:
+                phrases.append(f"{node} {self._exclusion(node).cause}")
+        return phrases
+
+    def _plan(self, runbook: Runbook, step: Step) -> _Plan:
+        label = f"{runbook.id} · {step.name}"
+        scope = step.scope
+        if isinstance(scope, PerNode):
+            return _Plan(run=self._healthy())
+        if isinstance(scope, WholeCluster):
+            blockers = self._blockers(self.nodes)
+            both = "both nodes" if len(self.nodes) == 2 else "every node of the cluster"
+            why = scope.why or f"{label} needs {both}"
+            return _Plan(run=[] if blockers else self.hosts,
+                         refusal="; ".join([*blockers, why]) if blockers else "")
+        assert self.cluster is not None  # set in __post_init__
+        try:
+            chosen = scope.choose(self.cluster)
+        except Exception as exc:  # an inventory the chooser cannot place: fail, don't crash
+            return _Plan(run=[], refusal=f"{label}: no node chosen ({type(exc).__name__}: {exc})")
+        only = f"{label} runs on {chosen} only" + (f" ({scope.why})" if scope.why else "")
+        if chosen not in self.nodes:
+            return _Plan(run=[], refusal=f"{chosen} is not a node of this inventory; {only}")
+        blockers = self._blockers([chosen])
+        if blockers:
+            return _Plan(run=[], refusal="; ".join([*blockers, only]), chosen=chosen)
+        waiting = [h for h in self._healthy() if h != chosen]
+        return _Plan(run=[chosen], waiting=waiting, chosen=chosen)
+
     def _run_step(self, runbook: Runbook, step: Step) -> list[StepOutcome]:
-        all_hosts = list(self.nornir.inventory.hosts)
-        active = [h for h in all_hosts if h not in self.nornir.data.failed_hosts]
-        skipped = [
-            StepOutcome(
-                runbook.id,
-                step.name,
-                h,
-                "skipped",
-                0.0,
-                f"not run: {self.failed_reason.get(h, 'an earlier step failed on this host')}",
-            )
-            for h in all_hosts
-            if h not in active
-        ]
-        rows: list[StepOutcome] = []
-        if active:
-            if self.on_step_start:
-                self.on_step_start(runbook, step, active)
-            started = {h: len(remote.journal(h)) for h in active}
-            durations: dict[str, float] = {}
-            self.nornir.data.dry_run = self.dry_run  # what task.is_dry_run() answers
-            aggregated = self.nornir.run(
-                task=_timed,
-                name=f"{runbook.id}:{step.name}",
-                step=step,
-                durations=durations,
-            )
-            rows = outcomes_from(runbook, step, aggregated, started, durations)
-            for row in rows:
-                if row.status == "failed":
-                    self.exclude(row.host, f"{runbook.id} step '{step.name}' failed: {row.message}")
-        rows = sorted(rows + skipped, key=lambda r: all_hosts.index(r.host))
+        plan = self._plan(runbook, step)
+        if plan.refusal:
+            rows = self._refused(runbook, step, plan.refusal)
+        else:
+            rows = self._run_on(runbook, step, plan.run)
+            rows += [self._row(runbook, step, h, "waited",
+                               f"waited while {plan.chosen} ran this step") for h in plan.waiting]
+            rows += [self._row(runbook, step, h, "skipped", self._not_run(h))
+                     for h in self.hosts if h not in plan.run and h not in plan.waiting]
+        order = self.hosts
+        rows.sort(key=lambda r: order.index(r.host))
         self.outcomes.extend(rows)
         if self.on_step_done:
             self.on_step_done(runbook, step, rows)
+        return rows
+
+    def _not_run(self, host: str) -> str:
+        excl = self._exclusion(host)
+        return f"not run: {excl.cause}" + (f": {excl.detail}" if excl.detail else "")
+
+    def _row(self, runbook: Runbook, step: Step, host: str, status: Status,
+             message: str) -> StepOutcome:
+        return StepOutcome(runbook.id, step.name, host, status, 0.0, message,
+                           scope=step.scope.name)
+
+    def _refused(self, runbook: Runbook, step: Step, reason: str) -> list[StepOutcome]:
+        """The step fails on every node of the run: none of them may go on alone."""
+        rows = [self._row(runbook, step, h, "failed", reason) for h in self.hosts]
+        for host in self.hosts:
+            self.exclude(host, f"failed at {runbook.id} · {step.name}", reason)
+        return rows
+
+    def _run_on(self, runbook: Runbook, step: Step, hosts: list[str]) -> list[StepOutcome]:
+        if not hosts:
+            return []
+        if self.on_step_start:
+            self.on_step_start(runbook, step, hosts)
+        started = {h: len(remote.journal(h)) for h in hosts}
+        durations: dict[str, float] = {}
+        self.nornir.data.dry_run = self.dry_run  # what task.is_dry_run() answers
+        aggregated = self.nornir.filter(filter_func=lambda h: h.name in hosts).run(
+            task=_timed,
+            name=f"{runbook.id}:{step.name}",
+            step=step,
+            durations=durations,
+        )
+        rows = outcomes_from(runbook, step, aggregated, started, durations)
+        for row in rows:
+            if row.status == "failed":
+                self.exclude(row.host, f"failed at {runbook.id} · {step.name}", row.message)
         return rows
