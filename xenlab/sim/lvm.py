@@ -294,50 +294,89 @@ class Lvm:
             minor += 1
         return minor
 
-    def find_lvs(self, names: list[str]) -> list[tuple[str, str]]:
-        """(vg, lv) pairs for lvs/lvdisplay/lvremove arguments (VG, VG/LV, /dev/VG/LV)."""
+    def find_lvs(self, names: list[str]) -> tuple[list[tuple[str, str]], int]:
+        """(vg, lv) pairs for LV arguments (VG, VG/LV, /dev/VG/LV, /dev/mapper/VG-LV) and the
+        status so far, as 2.02.26's process_each_lv: no arguments and no VG prints "No volume
+        groups found" (status 0); a missing VG prints 'Volume group "x" not found' and a
+        missing LV "One or more specified logical volume(s) not found." (status 5 each); the
+        LVs that were found are still processed."""
+        visible = self.visible_vgs()
         if not names:
-            return [(v, lv) for v, vg in self.visible_vgs().items() for lv in vg["lvs"]]
-        found = []
-        missing = False
+            if not visible:
+                warn("No volume groups found")
+            return [(v, lv) for v, vg in visible.items() for lv in vg["lvs"]], 0
+        wanted: dict[str, list[str] | None] = {}
         for name in names:
-            path = name.removeprefix("/dev/")
+            path = name.lstrip("/")
+            path = path.removeprefix("dev/") if name.startswith("/") else path
             if path.startswith("mapper/"):
                 for v, vg in self.vgs.items():
                     for lv in vg["lvs"]:
                         if ss.dm_name(v, lv) == path[7:]:
                             path = f"{v}/{lv}"
             vg_name, _, lv_name = path.partition("/")
-            vg = self.vg(vg_name)
+            lv_name = lv_name.strip("/")
             if not lv_name:
+                wanted[vg_name] = None
+            elif vg_name not in wanted:
+                wanted[vg_name] = [lv_name]
+            elif (listed := wanted[vg_name]) is not None:
+                listed.append(lv_name)
+        found: list[tuple[str, str]] = []
+        status = 0
+        for vg_name, lv_names in wanted.items():
+            vg = visible.get(vg_name)
+            if vg is None:
+                warn(f'Volume group "{vg_name}" not found')
+                status = ECMD_FAILED
+                continue
+            if lv_names is None:
                 found.extend((vg_name, lv) for lv in vg["lvs"])
-            elif lv_name in vg["lvs"]:
-                found.append((vg_name, lv_name))
-            else:
-                missing = True
-        if missing:
-            if found:
-                return found
-            raise LvmError("One or more specified logical volume(s) not found.")
-        return found
+                continue
+            matched = [lv for lv in vg["lvs"] if lv in lv_names]
+            found.extend((vg_name, lv) for lv in matched)
+            if len(matched) != len(set(lv_names)):
+                warn("One or more specified logical volume(s) not found.")
+                status = ECMD_FAILED
+        return found, status
 
 
 def lv_path(vg: str, lv: str) -> str:
     return f"/dev/{vg}/{lv}"
 
 
+def open_count(lv: dict) -> int:
+    """The device's open count: one per holder (a running domain, an attached DRBD device)."""
+    return len(ss.lv_holders(lv)) if lv.get("active", True) else 0
+
+
 def lv_attr(lv: dict) -> str:
     active = lv.get("active", True)
-    return f"-wi-{'a' if active else '-'}{'o' if lv.get('open', 0) else '-'}"
+    return f"-wi-{'a' if active else '-'}{'o' if open_count(lv) else '-'}"
 
 
 def ask(question: str) -> bool:
-    sys.stdout.write(question)
-    sys.stdout.flush()
-    answer = sys.stdin.readline()
-    if not answer:
+    """lvm2's yes_no_prompt: the last y/n of a line answers, another line asks again, EOF is
+    "n" (followed by a newline, as lvm2 prints when the answer did not end a line)."""
+    answer, char, asked = "", "", False
+    while True:
+        if char == "\n" or not asked:
+            sys.stdout.write(question)
+            sys.stdout.flush()
+            asked = True
+        char = sys.stdin.read(1)
+        if not char:
+            answer = "n"
+            break
+        char = char.lower()
+        if char in ("y", "n"):
+            answer = char
+        if answer and char == "\n":
+            break
+    if char != "\n":
         sys.stdout.write("\n")
-    return answer.strip().lower().startswith("y")
+    sys.stdout.flush()
+    return answer == "y"
 
 
 # ----------------------------------------------------------------------------- PV commands
@@ -573,7 +612,7 @@ def vgremove(argv: list[str]) -> int:
                 rc = ECMD_FAILED
                 continue
             for lv_name in list(vg["lvs"]):
-                if vg["lvs"][lv_name].get("open"):
+                if open_count(vg["lvs"][lv_name]):
                     raise LvmError(f'Can\'t remove open logical volume "{lv_name}"')
                 remove_lv(lvm, name, lv_name)
             for dev in vg["pvs"]:
@@ -593,7 +632,6 @@ def vgdisplay(argv: list[str]) -> int:
     args = Args(argv, {"--units": "units", **COMMON_VALUES},
                 {"-c": "colon", "-s": "short", "-A": "active", **COMMON_FLAGS})
     lvm = Lvm()
-    rc = 0
     try:
         vgs = lvm.visible_vgs()
         if not vgs and not args.words:
@@ -603,9 +641,8 @@ def vgdisplay(argv: list[str]) -> int:
         for name in names:
             try:
                 vg = lvm.vg(name)
-            except LvmError as exc:
+            except LvmError as exc:  # printed, but 2.02.26's vgdisplay still exits 0
                 warn(str(exc))
-                rc = ECMD_FAILED
                 continue
             name = lvm.vg_name_of(vg)
             if args.flag("short"):
@@ -632,7 +669,7 @@ def vgdisplay(argv: list[str]) -> int:
                     say(" ")
     finally:
         lvm.close(False)
-    return rc
+    return 0
 
 
 def render_vgdisplay(lvm: Lvm, name: str, vg: dict) -> list[str]:
@@ -646,7 +683,7 @@ def render_vgdisplay(lvm: Lvm, name: str, vg: dict) -> list[str]:
         ("Metadata Areas", str(act_pv)), ("Metadata Sequence No", str(vg["seqno"])),
         ("VG Access", "read/write"), ("VG Status", "resizable"), ("MAX LV", "0"),
         ("Cur LV", str(len(vg["lvs"]))),
-        ("Open LV", str(sum(1 for lv in vg["lvs"].values() if lv.get("open")))),
+        ("Open LV", str(sum(1 for lv in vg["lvs"].values() if open_count(lv)))),
         ("Max PV", "0"), ("Cur PV", str(n_pv)), ("Act PV", str(act_pv)),
         ("VG Size", display_size(total * extent)), ("PE Size", display_size(extent)),
         ("Total PE", str(total)), ("Alloc PE / Size", f"{alloc} / {display_size(alloc * extent)}"),
@@ -692,9 +729,9 @@ def vgchange(argv: list[str]) -> int:
             name = lvm.vg_name_of(vg)
             on = value.endswith("y")
             for lv in vg["lvs"].values():
-                if not on and lv.get("open"):
+                if not on and open_count(lv):
                     raise LvmError(f"Can't deactivate volume group \"{name}\" with "
-                                   f"{sum(1 for x in vg['lvs'].values() if x.get('open'))} "
+                                   f"{sum(1 for x in vg['lvs'].values() if open_count(x))} "
                                    "open logical volume(s)")
             for lv in vg["lvs"].values():
                 if on and not lv.get("active", True):
@@ -736,8 +773,9 @@ def lvcreate(argv: list[str]) -> int:
     lvm = Lvm()
     changed = False
     try:
-        vg = lvm.vg(vg_name)
-        vg_name = lvm.vg_name_of(vg)
+        vg = lvm.visible_vgs().get(vg_name)
+        if vg is None:
+            raise LvmError(f'Volume group "{vg_name}" doesn\'t exist')
         extent = int(vg["extent_size"])
         if name is None:
             n = 0
@@ -772,7 +810,7 @@ def lvcreate(argv: list[str]) -> int:
                            f"{extents} required")
         segments = lvm.allocate(vg, extents)
         vg["lvs"][name] = {"uuid": ss.new_uuid(), "extents": extents, "segments": segments,
-                           "minor": lvm.next_minor(), "active": True, "open": 0,
+                           "minor": lvm.next_minor(), "active": True, "holders": [],
                            "contents": None, "created": int(time.time())}
         vg["seqno"] = int(vg["seqno"]) + 1
         ss.sparse_file(ss.lv_file(lvm.root, vg_name, name), extents * extent)
@@ -796,17 +834,19 @@ def lvremove(argv: list[str]) -> int:
     if not args.words:
         raise LvmError("Please enter one or more logical volume paths", EINVALID)
     lvm = Lvm()
-    changed, rc = False, 0
+    changed = False
     try:
-        for vg_name, lv_name in lvm.find_lvs(args.words):
+        found, rc = lvm.find_lvs(args.words)
+        for vg_name, lv_name in found:
             lv = lvm.vgs[vg_name]["lvs"][lv_name]
-            if lv.get("open"):
+            if open_count(lv):
                 warn(f'Can\'t remove open logical volume "{lv_name}"')
                 rc = ECMD_FAILED
                 continue
             if (not args.flag("force") and lv.get("active", True) and not ask(
                     f'Do you really want to remove active logical volume "{lv_name}"? [y/n]: ')):
-                say(f"Logical volume {lv_name} not removed")
+                say(f'Logical volume "{lv_name}" not removed')
+                rc = ECMD_FAILED
                 continue
             remove_lv(lvm, vg_name, lv_name)
             changed = True
@@ -823,7 +863,7 @@ def render_lvdisplay(lvm: Lvm, vg_name: str, lv_name: str) -> list[str]:
     rows = [("LV Name", lv_path(vg_name, lv_name)), ("VG Name", vg_name),
             ("LV UUID", ss.format_uuid(lv["uuid"])), ("LV Write Access", "read/write")]
     if lv.get("active", True):
-        rows += [("LV Status", "available"), ("# open", str(lv.get("open", 0)))]
+        rows += [("LV Status", "available"), ("# open", str(open_count(lv)))]
     else:
         rows += [("LV Status", "NOT available")]
     rows += [("LV Size", display_size(int(lv["extents"]) * extent)),
@@ -839,21 +879,20 @@ def lvdisplay(argv: list[str]) -> int:
                 {"-c": "colon", "-m": "maps", "-a": "all", **COMMON_FLAGS})
     lvm = Lvm()
     try:
-        for vg_name, lv_name in lvm.find_lvs(args.words):
+        found, rc = lvm.find_lvs(args.words)
+        for vg_name, lv_name in found:
             for line in render_lvdisplay(lvm, vg_name, lv_name):
                 say(line) if line else print()
     finally:
         lvm.close(False)
-    return 0
+    return rc
 
 
 def lvscan(argv: list[str]) -> int:
     Args(argv, dict(COMMON_VALUES), {"-a": "all", "-b": "blockdevice", **COMMON_FLAGS})
     lvm = Lvm()
     try:
-        found = lvm.find_lvs([])
-        if not found:
-            say("No volume groups found")
+        found, _ = lvm.find_lvs([])
         for vg_name, lv_name in found:
             vg = lvm.vgs[vg_name]
             lv = vg["lvs"][lv_name]
@@ -968,6 +1007,93 @@ DEFAULT_COLUMNS = {
 PREFIX = {"pvs": "pv_", "vgs": "vg_", "lvs": "lv_"}
 
 
+class UnknownField(Exception):
+    """A -o name that no field has: lvm2 prints the field list, then the error."""
+
+
+# Every field 2.02.26 knows, in lib/report/columns.h order: (id, description), per object type.
+FIELD_HELP = (
+    ("Logical Volume", (
+        ("lv_uuid", "Unique identifier"),
+        ("lv_name", "Name.  LVs created for internal use are enclosed in brackets."),
+        ("lv_attr", "Various attributes - see man page."),
+        ("lv_major", "Persistent major number or -1 if not persistent."),
+        ("lv_minor", "Persistent minor number or -1 if not persistent."),
+        ("lv_kernel_major", "Currently assigned major number or -1 if LV is not active."),
+        ("lv_kernel_minor", "Currently assigned minor number or -1 if LV is not active."),
+        ("lv_size", "Size of LV in current units."),
+        ("seg_count", "Number of segments in LV."),
+        ("origin", "For snapshots, the origin device of this LV"),
+        ("snap_percent", "For snapshots, the percentage full if LV is active."),
+        ("copy_percent", "For mirrors and pvmove, current percentage in-sync."),
+        ("move_pv", "For pvmove, Source PV of temporary LV created by pvmove"),
+        ("lv_tags", "Tags, if any."),
+        ("mirror_log", "For mirrors, the LV holding the synchronisation log."),
+        ("modules", "Kernel device-mapper modules required for this LV."))),
+    ("Physical Volume", (
+        ("pv_fmt", "Type of metadata."),
+        ("pv_uuid", "Unique identifier."),
+        ("pv_size", "Size of PV in current units."),
+        ("dev_size", "Size of underlying device in current units."),
+        ("pe_start", "Offset to the start of data on the underlying device."),
+        ("pv_free", "Total amount of unallocated space in current units."),
+        ("pv_used", "Total amount of allocated space in current units."),
+        ("pv_name", "Name."),
+        ("pv_attr", "Various attributes - see man page."),
+        ("pv_pe_count", "Total number of Physical Extents."),
+        ("pv_pe_alloc_count", "Total number of allocated Physical Extents."),
+        ("pv_tags", "Tags, if any."))),
+    ("Volume Group", (
+        ("vg_fmt", "Type of metadata."),
+        ("vg_uuid", "Unique identifier."),
+        ("vg_name", "Name."),
+        ("vg_attr", "Various attributes - see man page."),
+        ("vg_size", "Total size of VG in current units."),
+        ("vg_free", "Total amount of free space in current units."),
+        ("vg_sysid", "System ID indicating when and where it was created."),
+        ("vg_extent_size", "Size of Physical Extents in current units."),
+        ("vg_extent_count", "Total number of Physical Extents."),
+        ("vg_free_count", "Total number of unallocated Physical Extents."),
+        ("max_lv", "Maximum number of LVs allowed in VG or 0 if unlimited."),
+        ("max_pv", "Maximum number of PVs allowed in VG or 0 if unlimited."),
+        ("pv_count", "Number of PVs."),
+        ("lv_count", "Number of LVs."),
+        ("snap_count", "Number of snapshots."),
+        ("vg_seqno", "Revision number of internal metadata.  Incremented whenever it changes."),
+        ("vg_tags", "Tags, if any."))),
+    ("Logical Volume Segment", (
+        ("segtype", "Type of LV segment"),
+        ("stripes", "Number of stripes or mirror legs."),
+        ("stripesize", "For stripes, amount of data placed on one device before switching to "
+                       "the next."),
+        ("stripe_size", "For stripes, amount of data placed on one device before switching to "
+                        "the next."),
+        ("regionsize", "For mirrors, the unit of data copied when synchronising devices."),
+        ("region_size", "For mirrors, the unit of data copied when synchronising devices."),
+        ("chunksize", "For snapshots, the unit of data used when tracking changes."),
+        ("chunk_size", "For snapshots, the unit of data used when tracking changes."),
+        ("seg_start", "Offset within the LV to the start of the segment in current units."),
+        ("seg_size", "Size of segment in current units."),
+        ("seg_tags", "Tags, if any."),
+        ("devices", "Underlying devices used with starting extent numbers."))),
+    ("Physical Volume Segment", (
+        ("pvseg_start", "Physical Extent number of start of segment."),
+        ("pvseg_size", "Number of extents in segment."))),
+)
+
+
+def field_list() -> list[str]:
+    """libdm-report's _display_fields (each line then goes through log_print's indent)."""
+    width = max(len(fid) for _, fields in FIELD_HELP for fid, _ in fields)
+    lines: list[str] = []
+    for desc, fields in FIELD_HELP:
+        if lines:
+            lines.append(" ")
+        lines += [f"{desc} Fields", "-" * (len(desc) + 7)]
+        lines += [f"  {fid:<{width}} - {text}" for fid, text in fields]
+    return [*lines, " "]
+
+
 def _columns(report: str, spec: str | None, fields: dict[str, Field]) -> list[str]:
     text = spec or DEFAULT_COLUMNS[report]
     if text.startswith("+"):
@@ -978,7 +1104,7 @@ def _columns(report: str, spec: str | None, fields: dict[str, Field]) -> list[st
             continue
         key = name if name in fields else PREFIX[report] + name
         if key not in fields:
-            raise LvmError(f"Unrecognised field: {name}", ECMD_FAILED)
+            raise UnknownField(name)
         columns.append(key)
     return columns
 
@@ -995,31 +1121,37 @@ def report(report: str, argv: list[str]) -> int:
     suffix = not args.flag("nosuffix")
     lvm = Lvm()
     try:
+        fields = {"pvs": _pv_fields, "vgs": _vg_fields, "lvs": _lv_fields}[report](lvm)
+        try:
+            columns = _columns(report, args.get("options"), fields)
+        except UnknownField as exc:  # report_init fails, yet the command returns 0 (exit 0)
+            for line in field_list():
+                say(line)
+            if str(exc).lower() != "help" and str(exc) != "?":
+                warn(f"Unrecognised field: {exc}")
+            return 0
+        rc = 0
         if report == "pvs":
-            fields = _pv_fields(lvm)
             pvs = lvm.pvs()
             for dev in args.words:
                 if dev not in pvs:
                     raise LvmError(f'Failed to read physical volume "{dev}"')
             keys = sorted(args.words or pvs)
-            rows_src = [(k, pvs[k]) for k in keys]
+            rows_src: list[tuple] = [(k, pvs[k]) for k in keys]
         elif report == "vgs":
-            fields = _vg_fields(lvm)
             vgs = lvm.visible_vgs()
+            if not vgs and not args.words:
+                warn("No volume groups found")
             names = [n.removeprefix("/dev/") for n in args.words] or list(vgs)
             for name in names:
                 if name not in vgs:
                     raise LvmError(f'Volume group "{name}" not found')
             rows_src = [(n, vgs[n]) for n in sorted(names)]
         else:
-            fields = _lv_fields(lvm)
-            rows_src = sorted(lvm.find_lvs(args.words))
-        columns = _columns(report, args.get("options"), fields)
-        if not rows_src:
-            if report == "pvs":
-                return 0
-            warn("No volume groups found")
-            return 0
+            found, rc = lvm.find_lvs(args.words)
+            rows_src = sorted(found)
+        if not rows_src:  # dm_report_output prints nothing at all, not even the headings
+            return rc
         rows = []
         for src in rows_src:
             row = []
@@ -1058,7 +1190,7 @@ def report(report: str, argv: list[str]) -> int:
             say(line)
     finally:
         lvm.close(False)
-    return 0
+    return rc
 
 
 # ----------------------------------------------------------------------------- entry point

@@ -16,6 +16,26 @@ In the node, /dev/sda, /dev/sda1..3 and /dev/mapper/VG-LV are SYMLINKS to those 
 special file with the real numbers (8:3) would open the control machine's own disk, so the lab
 never creates one. ``test -b /dev/sda3`` is therefore false in the lab.
 
+Holders (what keeps an LV open): ``lv["holders"]`` in storage.json lists who has the LV's
+device open, one entry per holder, as the kernel's open count would count them:
+
+- ``domain:<name>``: a running Xen domain uses the LV as a ``phy:`` disk (maintained by the lab's
+  hypervisor on xm create / shutdown / destroy / migrate and when dom0 goes down);
+- ``drbd:<minor>``: a DRBD device is attached to the LV as its backing disk (maintained by the
+  DRBD simulation when it attaches / detaches).
+
+lvs shows such an LV as ``-wi-ao``, lvdisplay its ``# open`` count, and lvremove / vgremove /
+vgchange -an refuse it. The API (each call takes the lock itself, so never call it while
+holding ``locked(root)``; never ask the hypervisor for anything while holding the lock):
+
+- :func:`add_holder` (root, vg, lv, holder): add (idempotent; StorageError for an unknown LV);
+- :func:`remove_holder` (root, vg, lv, holder) -> bool: drop it (False when it was not there);
+- :func:`holders` (root, vg, lv) -> list: the current holders ([] for an unknown LV);
+- :func:`release_holder` (root, holder) -> ["vg/lv", ...]: drop one holder from every LV;
+- :func:`release_kind` (root, kind) -> ["vg/lv", ...]: drop every holder of a kind ("domain");
+- :func:`lv_of_device` (state, device, root) -> (vg, lv) | None: the LV behind /dev/VG/LV or
+  /dev/mapper/VG-LV, to turn a ``phy:`` target or a DRBD ``disk`` into (vg, lv).
+
 Simplifications (documented, deliberate): an LV's content is its own file, not a slice of the
 PV's file (a recreated LV reads as zeros); the VG metadata lives in storage.json, the PV's
 on-disk metadata area holds only the mda header. LVM commands do check the on-disk label: a PV
@@ -506,3 +526,94 @@ def resolve_device(state: dict, device: str, root: str = NODE_ROOT) -> tuple[str
             if dev in names:
                 return f"lv:{vg_name}/{lv_name}", lv_file(root, vg_name, lv_name)
     return None
+
+
+# ----------------------------------------------------------------------------- holders
+
+
+HOLDER_KINDS = ("domain", "drbd")
+
+
+def check_holder(holder: str) -> None:
+    kind, sep, name = holder.partition(":")
+    if not sep or kind not in HOLDER_KINDS or not name:
+        raise StorageError(f"bad holder {holder!r}: want domain:NAME or drbd:MINOR")
+
+
+def lv_holders(lv: dict) -> list[str]:
+    """The holders recorded on an LV entry of the state (the open count is their number)."""
+    return list(lv.get("holders") or [])
+
+
+def lv_of_device(state: dict, device: str, root: str = NODE_ROOT) -> tuple[str, str] | None:
+    """(vg, lv) of an LV device name (/dev/VG/LV, /dev/mapper/VG-LV); None for anything else."""
+    found = resolve_device(state, device, root)
+    if found is None or not found[0].startswith("lv:"):
+        return None
+    vg, _, lv = found[0][3:].partition("/")
+    return vg, lv
+
+
+def _lv_entry(state: dict | None, vg: str, lv: str) -> dict | None:
+    if state is None:
+        return None
+    return state.get("vgs", {}).get(vg, {}).get("lvs", {}).get(lv)
+
+
+def add_holder(root: str, vg: str, lv: str, holder: str) -> None:
+    """Record that ``holder`` has the LV open (idempotent)."""
+    check_holder(holder)
+    with locked(root):
+        state = load(root)
+        entry = _lv_entry(state, vg, lv)
+        if state is None or entry is None:
+            raise StorageError(f'logical volume "{vg}/{lv}" not found')
+        current = lv_holders(entry)
+        if holder not in current:
+            entry["holders"] = [*current, holder]
+            save(state, root)
+
+
+def remove_holder(root: str, vg: str, lv: str, holder: str) -> bool:
+    """Forget that ``holder`` has the LV open; False when it was not recorded."""
+    with locked(root):
+        state = load(root)
+        entry = _lv_entry(state, vg, lv)
+        if state is None or entry is None or holder not in lv_holders(entry):
+            return False
+        entry["holders"] = [h for h in lv_holders(entry) if h != holder]
+        save(state, root)
+        return True
+
+
+def holders(root: str, vg: str, lv: str) -> list[str]:
+    with locked(root):
+        entry = _lv_entry(load(root), vg, lv)
+        return lv_holders(entry) if entry is not None else []
+
+
+def _release(root: str, drop) -> list[str]:
+    released = []
+    with locked(root):
+        state = load(root)
+        if state is None:
+            return []
+        for vg_name, vg in state["vgs"].items():
+            for lv_name, lv in vg["lvs"].items():
+                kept = [h for h in lv_holders(lv) if not drop(h)]
+                if kept != lv_holders(lv):
+                    lv["holders"] = kept
+                    released.append(f"{vg_name}/{lv_name}")
+        if released:
+            save(state, root)
+    return released
+
+
+def release_holder(root: str, holder: str) -> list[str]:
+    """Drop ``holder`` from every LV (a domain that stopped); returns the "vg/lv" it held."""
+    return _release(root, lambda h: h == holder)
+
+
+def release_kind(root: str, kind: str) -> list[str]:
+    """Drop every holder of ``kind`` ("domain", "drbd"): dom0 went down, nothing holds them."""
+    return _release(root, lambda h: h.partition(":")[0] == kind)
