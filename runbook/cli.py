@@ -12,10 +12,12 @@ from pathlib import Path
 
 from rich.console import Console
 
+from runbook import console as console_mod
 from runbook import engine, paths, progress, remote, report
 from runbook.console import StepPrinter
 from runbook.engine import Runbook, RunbookRun, UnknownRunbook
 from runbook.inventory import ClusterInventory, InventoryError, load_inventory, open_nornir
+from runbook.record import InvocationRecord, RunRecord
 
 
 def default_inventory() -> Path:
@@ -133,7 +135,7 @@ def _hosts(cluster: ClusterInventory, listed: str, option: str = "--limit") -> l
     return [h for h in names if h in wanted]
 
 
-def _execute(args: argparse.Namespace, console: Console) -> ExitStatus:
+def _execute(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> ExitStatus:
     available = engine.discover()
     runbooks = engine.select(available, args.ids)
     requires = sorted({section for rb in runbooks for section in rb.requires})
@@ -146,34 +148,45 @@ def _execute(args: argparse.Namespace, console: Console) -> ExitStatus:
     if missing:
         console.print(f"[red]error:[/red] no checks for {', '.join(missing)}")
         return ExitStatus.USAGE
+    dry_run = getattr(args, "dry_run", False)
+    info = report.invocation_record(
+        command_line=["runbook", *argv], mode=args.command, cluster=cluster,
+        runbook_ids=[rb.id for rb in runbooks], hosts=hosts,
+        limit=[h.strip() for h in args.limit.split(",") if h.strip()], forced=forced,
+        dry_run=dry_run,
+    )
     remote.reset()
     nr = open_nornir(cluster, strict_host_keys=not args.no_host_key_check)
     for name in forced:
         nr.inventory.hosts[name].data["force_overwrite"] = True
     nr = nr.filter(filter_func=lambda h: h.name in hosts)
-    dry_run = getattr(args, "dry_run", False)
     printer = StepPrinter(console, dry_run=dry_run)
-    runner = RunbookRun(nr, dry_run=dry_run, on_step_start=printer.started,
+    runner = RunbookRun(nr, cluster, dry_run=dry_run, on_step_start=printer.started,
                         on_step_done=printer.done)
+    if info.left_out:
+        console.print(f"left out by --limit: {', '.join(info.left_out)}", highlight=False)
     progress.listen(printer.note)
     try:
         if dry_run:
-            return _dry_run(runner, runbooks, console)
-        return _with_checks(args, console, runbooks, cluster, nr, runner, hosts)
+            return _dry_run(runner, runbooks, console, info)
+        return _with_checks(args, console, runbooks, cluster, runner, info)
     finally:
         progress.listen(None)
         _close(nr)
 
 
-def _dry_run(runner: RunbookRun, runbooks: list[Runbook], console: Console) -> ExitStatus:
+def _dry_run(
+    runner: RunbookRun, runbooks: list[Runbook], console: Console, info: InvocationRecord
+) -> ExitStatus:
     console.print("[bold]dry run[/bold]: nothing is changed on the nodes", highlight=False)
     for rb in runbooks:
         console.rule(f"{rb.id}: {rb.title}")
         runner.run(rb)
-    failed = [o for o in runner.outcomes if o.status == "failed"]
-    changes = sum(o.status == "changed" for o in runner.outcomes)
-    console.print(f"{changes} step(s) would change something; {len(failed)} failed.")
-    return ExitStatus.FAILED if failed else ExitStatus.OK
+    info.ended = report.utc_now()
+    totals = RunRecord(invocation=info, steps=list(runner.outcomes)).totals.steps
+    console.print(f"{totals['changed']} step(s) would change something; "
+                  f"{totals['failed']} failed.")
+    return ExitStatus.FAILED if totals["failed"] else ExitStatus.OK
 
 
 def _with_checks(
@@ -181,46 +194,39 @@ def _with_checks(
     console: Console,
     runbooks: list[Runbook],
     cluster: ClusterInventory,
-    nr: object,
     runner: RunbookRun,
-    hosts: list[str],
+    info: InvocationRecord,
 ) -> ExitStatus:
     import pytest
 
     from runbook.pytest_plugin import Invocation, RunbookPlugin
 
-    mode = args.command
     invocation = Invocation(
-        mode=mode, runbooks=runbooks, cluster=cluster, nornir=runner.nornir, runner=runner,
-        console=console, hosts=hosts,
+        info=info, runbooks=runbooks, cluster=cluster, nornir=runner.nornir, runner=runner,
+        console=console,
     )
-    html_path, xml_path = report.report_paths(
-        args.report_dir, mode, [rb.id for rb in runbooks], invocation.started
-    )
+    files = report.reserve_report_files(args.report_dir, info.mode, info.runbooks, info.started)
+    RunRecord(invocation=info).write(files.record)  # there from the start; complete at the end
     pytest_args = [
         *(str(rb.checks) for rb in runbooks),
         "-c", str(engine.CHECKS_DIR / "pytest.ini"),
         "--rootdir", str(engine.CHECKS_DIR),
         "-p", "no:cacheprovider",
         "-p", "no:terminal",
-        f"--html={html_path}",
+        f"--html={files.html}",
         "--self-contained-html",
         f"--css={engine.CHECKS_DIR / 'report.css'}",
-        f"--junitxml={xml_path}",
+        f"--junitxml={files.junit}",
     ]
     code = pytest.main(pytest_args, plugins=[RunbookPlugin(invocation)])
-    failed_steps = [o for o in runner.outcomes if o.status == "failed"]
-    console.print(
-        f"steps: {sum(o.status == 'changed' for o in runner.outcomes)} changed, "
-        f"{sum(o.status == 'ok' for o in runner.outcomes)} ok, {len(failed_steps)} failed, "
-        f"{sum(o.status == 'skipped' for o in runner.outcomes)} skipped",
-        highlight=False,
+    record = invocation.record or invocation.finish()  # None: pytest stopped before the end
+    report.add_steps_to_junit(files.junit, record)
+    sha256 = record.write(files.record)
+    console_mod.record_summary(
+        console, record,
+        [("report", files.html), ("junit", files.junit), ("record", files.record)], sha256,
     )
-    for host, reason in remote.unreachable_hosts().items():
-        console.print(f"[red]{host} unreachable:[/red] {reason}", highlight=False)
-    console.print(f"report: {html_path}", highlight=False)
-    console.print(f"junit:  {xml_path}", highlight=False)
-    if code == pytest.ExitCode.OK and not failed_steps:
+    if code == pytest.ExitCode.OK and record.passed:
         console.print("[green]all steps and checks passed[/green]")
         return ExitStatus.OK
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
@@ -243,6 +249,7 @@ def _close(nr: object) -> None:
 
 def run(argv: Sequence[str] | None = None, console: Console | None = None) -> ExitStatus:
     console = console or Console(highlight=False, soft_wrap=True)
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -253,7 +260,7 @@ def run(argv: Sequence[str] | None = None, console: Console | None = None) -> Ex
             return _list(console)
         if args.command == "lab":
             return _lab(args, console)
-        return _execute(args, console)
+        return _execute(args, console, argv)
     except (UnknownRunbook, InventoryError) as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return ExitStatus.USAGE

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
 
 from runbook.engine import Runbook, Step, StepOutcome
+from runbook.record import RunRecord
 
-_STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "skipped": "dim"}
+_STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "skipped": "dim",
+          "waited": "cyan"}
 
 
 class StepPrinter:
@@ -63,8 +66,10 @@ class StepPrinter:
                 self._plan(row)
 
     def _plan(self, row: StepOutcome) -> None:
-        for cmd in row.commands:
-            if cmd.predicted:
+        for line in row.plan:
+            self.console.print(f"      {escape(line)}", highlight=False)
+        for cmd in row.commands:  # predicted commands the plan does not already name
+            if cmd.predicted and not any(cmd.command in line for line in row.plan):
                 self.console.print(f"      would run: {escape(cmd.command)}", highlight=False)
         if row.diff:
             self.console.print(escape(_indent(row.diff, "      ")), highlight=False)
@@ -89,3 +94,17 @@ def check_line(console: Console, nodeid: str, outcome: str, message: str = "") -
 def summary(console: Console, lines: Sequence[str]) -> None:
     for line in lines:
         console.print(line, highlight=False)
+
+
+def record_summary(
+    console: Console, record: RunRecord, files: Sequence[tuple[str, Path]], sha256: str
+) -> None:
+    """The end of a run, from its record: the counts, unreachable hosts, the report files."""
+    ran_steps = bool(record.steps) or record.invocation.mode == "run"
+    console.print(record.totals.line(with_steps=ran_steps), highlight=False)
+    for host, reason in sorted(record.unreachable.items()):
+        console.print(f"[red]{escape(host)} unreachable:[/red] {escape(reason)}", highlight=False)
+    width = max(len(label) for label, _ in files) + 1
+    for label, path in files:
+        console.print(f"{label + ':':<{width}} {path}", highlight=False, soft_wrap=True)
+    console.print(f"{'sha256:':<{width}} {sha256}  (of the record)", highlight=False)

@@ -21,22 +21,43 @@ from rich.console import Console
 from runbook import checking, console, remote, report
 from runbook.engine import Runbook, RunbookRun
 from runbook.inventory import ClusterInventory, NodeSettings
+from runbook.record import CheckOutcome, CheckRecord, CommandRecord, InvocationRecord, RunRecord
 
 
 @dataclass
 class Invocation:
     """Everything one ``runbook run`` or ``runbook verify`` shares with its checks."""
 
-    mode: str  # "run" or "verify"
+    info: InvocationRecord  # mode, runbooks, hosts, times: the record's invocation
     runbooks: list[Runbook]
     cluster: ClusterInventory
     nornir: Nornir
     runner: RunbookRun
     console: Console
-    hosts: list[str]
-    started: Any = field(default_factory=report.utc_now)
     applied: set[str] = field(default_factory=set)
     check_failures: dict[str, set[str]] = field(default_factory=dict)  # runbook -> hosts
+    checks: list[CheckRecord] = field(default_factory=list)  # in the order they ran
+    record: RunRecord | None = None  # made when the session ends, before the HTML report
+
+    @property
+    def mode(self) -> str:
+        return self.info.mode
+
+    @property
+    def hosts(self) -> list[str]:
+        return self.info.hosts
+
+    def finish(self) -> RunRecord:
+        """The run record as it stands now (the end time set once)."""
+        if self.info.ended is None:
+            self.info.ended = report.utc_now()
+        self.record = RunRecord(
+            invocation=self.info,
+            steps=list(self.runner.outcomes),
+            checks=list(self.checks),
+            unreachable=remote.unreachable_hosts(),
+        )
+        return self.record
 
 
 def _runbook_of(item: pytest.Item, runbooks: list[Runbook]) -> Runbook | None:
@@ -53,16 +74,30 @@ def _node_of(item: pytest.Item) -> str | None:
 
 
 def _crash_line(report: pytest.TestReport) -> str:
-    crash = getattr(report.longrepr, "reprcrash", None)
-    text = crash.message if crash is not None else str(report.longrepr or "")
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple):  # a skip: (file, line, reason)
+        text = str(longrepr[2]).removeprefix("Skipped: ")
+    else:
+        crash = getattr(longrepr, "reprcrash", None)
+        text = crash.message if crash is not None else str(longrepr or "")
     lines = text.splitlines()
     return lines[0] if lines else ""
+
+
+def _outcome(rep: pytest.TestReport) -> CheckOutcome:
+    """A failure outside the test body (a fixture, a gather) is an error, as pytest says."""
+    if rep.passed:
+        return "passed"
+    if rep.skipped:
+        return "skipped"
+    return "failed" if rep.when == "call" else "error"
 
 
 class RunbookPlugin:
     def __init__(self, invocation: Invocation) -> None:
         self.inv = invocation
         self._meta: dict[str, str] | None = None  # pytest-metadata's environment table
+        self._setup_time: dict[str, float] = {}  # nodeid -> seconds its setup took
 
     # -- fixtures -----------------------------------------------------------
     @pytest.fixture(scope="session")
@@ -102,26 +137,29 @@ class RunbookPlugin:
         meta = config.stash[metadata_key]
         for noisy in ("Plugins", "Packages"):
             meta.pop(noisy, None)
-        cluster = self.inv.cluster
+        info = self.inv.info
         meta.update(
             {
-                "Mode": self.inv.mode,
-                "Runbooks": ", ".join(rb.id for rb in self.inv.runbooks),
-                "Operator": report.operator(),
-                "UTC start": f"{self.inv.started:%Y-%m-%d %H:%M:%S} UTC",
-                "Tool version": report.tool_version(),
-                "Project git commit": report.git_commit(),
-                "Inventory folder": str(cluster.folder),
-                "Inventory SHA-256": cluster.files_sha256,
-                "Hosts": ", ".join(self.inv.hosts),
+                "Mode": info.mode,
+                "Runbooks": ", ".join(info.runbooks),
+                "Operator": info.operator,
+                "UTC start": f"{info.started:%Y-%m-%d %H:%M:%S} UTC",
+                "Tool version": info.tool_version,
+                "Project git commit": info.git_commit,
+                "Inventory folder": info.inventory_folder,
+                "Inventory SHA-256": info.inventory_sha256,
+                "Hosts": ", ".join(info.hosts),
             }
         )
+        if info.left_out:
+            meta["Left out by --limit"] = ", ".join(info.left_out)
         self._meta = meta
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self._meta is not None:
-            self._meta["UTC end"] = f"{report.utc_now():%Y-%m-%d %H:%M:%S} UTC"
+        record = self.inv.finish()  # before pytest-html renders the report from it
+        if self._meta is not None and record.invocation.ended is not None:
+            self._meta["UTC end"] = f"{record.invocation.ended:%Y-%m-%d %H:%M:%S} UTC"
 
     def pytest_html_report_title(self, report: Any) -> None:
         ids = ", ".join(rb.id for rb in self.inv.runbooks)
@@ -168,7 +206,7 @@ class RunbookPlugin:
     def _exclude_hosts_failing_earlier_checks(self) -> None:
         for earlier, hosts in self.inv.check_failures.items():
             for host in hosts:
-                self.inv.runner.exclude(host, f"the checks of {earlier} failed on this host")
+                self.inv.runner.exclude(host, f"failed the checks of {earlier}")
 
     # -- evidence and per-check rows ---------------------------------------------
     @pytest.hookimpl(hookwrapper=True)
@@ -180,14 +218,40 @@ class RunbookPlugin:
         doc = getattr(getattr(item, "function", None), "__doc__", None) or item.name
         rep.check_description = doc.strip().splitlines()[0]
         rep.check_node = _node_of(item) or "both nodes"
-        if call.when == "call" or (call.when == "setup" and rep.failed):
-            try:
-                from pytest_html import extras
-            except ImportError:  # pragma: no cover
-                return
-            evidence = checking.collected_evidence()
-            evidence_html = extras.html(report.render_evidence(evidence))
-            rep.extras = [*getattr(rep, "extras", []), evidence_html]
+        if call.when == "setup" and rep.passed:
+            self._setup_time[item.nodeid] = rep.duration
+            return
+        if call.when == "teardown" and not rep.failed:
+            return
+        if call.when == "teardown":  # its call's row holds the evidence already
+            self._record_check(item, rep, [])
+            return
+        evidence = [CommandRecord.of(r) for r in checking.collected_evidence()]
+        self._record_check(item, rep, evidence)
+        try:
+            from pytest_html import extras
+        except ImportError:  # pragma: no cover
+            return
+        evidence_html = extras.html(report.render_evidence(evidence))
+        rep.extras = [*getattr(rep, "extras", []), evidence_html]
+
+    def _record_check(
+        self, item: pytest.Item, rep: pytest.TestReport, evidence: list[CommandRecord]
+    ) -> None:
+        rb = _runbook_of(item, self.inv.runbooks)
+        self.inv.checks.append(
+            CheckRecord(
+                runbook=rb.id if rb else "",
+                nodeid=item.nodeid,
+                name=item.name,
+                host=_node_of(item),
+                description=rep.check_description,
+                outcome=_outcome(rep),
+                finding="" if rep.passed else _crash_line(rep),
+                duration=self._setup_time.pop(item.nodeid, 0.0) + rep.duration,
+                evidence=evidence,
+            )
+        )
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "call" and report.passed:
@@ -223,4 +287,4 @@ class RunbookPlugin:
     def pytest_html_results_summary(
         self, prefix: list[str], summary: list[str], postfix: list[str], session: Any
     ) -> None:
-        postfix.append(report.render_steps(self.inv.runner.outcomes, remote.unreachable_hosts()))
+        postfix.append(report.render_steps(self.inv.record or self.inv.finish()))

@@ -127,11 +127,16 @@ class Totals:
     steps: dict[StepStatus, int]
     checks: dict[CheckOutcome, int]
 
-    def line(self) -> str:
-        """``steps: 8 changed, 0 ok, ...; checks: 9 passed, ...`` (waited only when any)."""
-        steps = ", ".join(f"{n} {s}" for s, n in self.steps.items() if s != "waited" or n)
+    def line(self, *, with_steps: bool = True) -> str:
+        """``steps: 8 changed, 0 ok, 0 failed, 0 skipped; checks: 9 passed, 0 failed, ...``.
+
+        ``waited`` and ``error`` appear only when there are any.
+        """
+        order: tuple[StepStatus, ...] = ("changed", "ok", "failed", "skipped", "waited")
+        steps = ", ".join(f"{self.steps[s]} {s}" for s in order
+                          if s != "waited" or self.steps[s])
         checks = ", ".join(f"{n} {o}" for o, n in self.checks.items() if o != "error" or n)
-        return f"steps: {steps}; checks: {checks}"
+        return f"steps: {steps}; checks: {checks}" if with_steps else f"checks: {checks}"
 
 
 @dataclass

@@ -119,7 +119,8 @@ def test_cluster_step_after_a_node_failed_fails_on_all_and_runs_nowhere(nr: Norn
     # the healthy node stops too: no later step runs on half the cluster
     assert by_host(rows, "after")["ha1"].status == "skipped"
     assert by_host(rows, "after")["ha1"].message == f"not run: failed at 99-test · sync: {reason}"
-    assert by_host(rows, "after")["ha2"].message == "not run: failed at 99-test · first: broke on ha2"
+    assert by_host(rows, "after")["ha2"].message == (
+        "not run: failed at 99-test · first: broke on ha2")
 
 
 def test_cluster_step_runs_on_every_node_when_all_are_healthy(nr: Nornir) -> None:
