@@ -1,0 +1,206 @@
+"""The pytest plugin without a lab: tiny generated check files, fake nodes behind Nornir.
+
+Each step and each check command goes through the remote helper to a fake shell, so a
+host's journal is the true order of what ran on it.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from nornir.core import Nornir
+from nornir.core.task import Result, Task
+from rich.console import Console
+
+from runbook import remote, report
+from runbook.engine import Runbook, RunbookRun, Step
+from runbook.inventory import ClusterInventory
+from runbook.pytest_plugin import Invocation, RunbookPlugin
+from tests.unit.fakenode import FakeNode
+from tests.unit.fakeshell import FakeShell, Responder, attach
+
+pytest_plugins = ["pytester"]
+
+CHECKS_97 = '''
+import pytest
+
+def commands(node, cluster):
+    return {"hostname": "hostname", "mark": "echo check-97"}
+
+@pytest.fixture(scope="module")
+def facts(gather):
+    return gather(commands)
+
+def test_hostname_is_the_short_name(node, facts):
+    """`hostname` prints the node's short name."""
+    assert facts[node]["mark"].ok
+    assert facts[node]["hostname"].stdout.strip() == node.name
+
+def test_needs_no_command(node):
+    """A check that reads nothing from the node."""
+    assert node.fqdn.startswith(node.name)
+'''
+
+CHECKS_98 = '''
+import pytest
+
+def commands(node, cluster):
+    return {"mark": "echo check-98"}
+
+@pytest.fixture(scope="module")
+def facts(gather):
+    return gather(commands)
+
+def test_mark_answers(node, facts):
+    """98's mark answers."""
+    assert facts[node]["mark"].stdout == "check-98\\n"
+'''
+
+
+def with_echo(node: FakeNode) -> Responder:
+    """The fake node, plus `echo WORD` (a marker of who ran what, and when)."""
+    def answer(command: str) -> tuple[str, str, int]:
+        if command.startswith("echo "):
+            return command.removeprefix("echo ") + "\n", "", 0
+        return node(command)
+    return answer
+
+
+def marking_step(runbook_id: str) -> Step:
+    def mark(task: Task) -> Result:
+        remote.run(task, f"echo step-{runbook_id[:2]}")
+        return Result(host=task.host, changed=True)
+    return Step("mark", mark, "leave a mark")
+
+
+def runbooks(folder: Path) -> list[Runbook]:
+    (folder / "test_97_first.py").write_text(CHECKS_97)
+    (folder / "test_98_second.py").write_text(CHECKS_98)
+    return [Runbook(rb, rb, (marking_step(rb),), ("base",), folder / f"{rb}.py", folder)
+            for rb in ("97-first", "98-second")]
+
+
+@pytest.fixture
+def fake_nr(nr: Nornir, fake_nodes: dict[str, FakeNode]) -> Nornir:
+    for name, host in nr.inventory.hosts.items():
+        attach(host, FakeShell(with_echo(fake_nodes[name])))
+    return nr
+
+
+@pytest.fixture
+def checks_dir(fake_nr: Nornir, pytester: pytest.Pytester) -> pytest.Pytester:
+    """pytester, made after Nornir: pytester unloads the modules imported after it starts,
+    and Nornir's plugin registry refuses a second copy of a plugin class it already holds."""
+    return pytester
+
+
+def run_checks(pytester: pytest.Pytester, nr: Nornir, cluster: ClusterInventory,
+               mode: str = "run") -> Invocation:
+    books = runbooks(pytester.path)
+    hosts = list(nr.inventory.hosts)
+    info = report.invocation_record(command_line=["runbook", mode], mode=mode, cluster=cluster,
+                                    runbook_ids=[rb.id for rb in books], hosts=hosts)
+    inv = Invocation(info=info, runbooks=books, cluster=cluster, nornir=nr,
+                     runner=RunbookRun(nr, cluster), console=Console(file=StringIO()))
+    # the files in the wrong order on purpose: the plugin orders checks by runbook
+    pytester.runpytest_inprocess(
+        str(pytester.path / "test_98_second.py"), str(pytester.path / "test_97_first.py"),
+        "-p", "no:cacheprovider", f"--html={pytester.path / 'report.html'}",
+        "--self-contained-html", plugins=[RunbookPlugin(inv)],
+    )
+    return inv
+
+
+def journal(host: str) -> list[str]:
+    return [c.command for c in remote.journal(host)]
+
+
+def test_each_runbook_is_applied_right_before_its_checks_in_number_order(
+    checks_dir: pytest.Pytester, fake_nr: Nornir, cluster: ClusterInventory
+) -> None:
+    inv = run_checks(checks_dir, fake_nr, cluster)
+    for host in ("ha1", "ha2"):
+        assert journal(host) == ["echo step-97", "hostname", "echo check-97",
+                                 "echo step-98", "echo check-98"]
+    assert [c.name for c in inv.checks] == [
+        "test_hostname_is_the_short_name[ha1]", "test_hostname_is_the_short_name[ha2]",
+        "test_needs_no_command[ha1]", "test_needs_no_command[ha2]",
+        "test_mark_answers[ha1]", "test_mark_answers[ha2]",
+    ]
+    assert [c.runbook for c in inv.checks] == ["97-first"] * 4 + ["98-second"] * 2
+    assert inv.record is not None and inv.record.passed
+    assert [(s.runbook, s.host, s.status) for s in inv.record.steps] == [
+        ("97-first", "ha1", "changed"), ("97-first", "ha2", "changed"),
+        ("98-second", "ha1", "changed"), ("98-second", "ha2", "changed"),
+    ]
+
+
+def test_a_node_failing_the_checks_of_n_is_kept_out_of_n_plus_1(
+    checks_dir: pytest.Pytester, fake_nr: Nornir, cluster: ClusterInventory,
+    fake_nodes: dict[str, FakeNode],
+) -> None:
+    fake_nodes["ha2"].hostname = "localhost"
+    inv = run_checks(checks_dir, fake_nr, cluster)
+    assert "echo step-98" in journal("ha1")
+    assert "echo step-98" not in journal("ha2")
+    assert journal("ha2")[-1] == "echo check-98"  # its checks of 98 still look at it
+    record = inv.record
+    assert record is not None
+    second = {s.host: s for s in record.steps if s.runbook == "98-second"}
+    assert second["ha1"].status == "changed"
+    assert (second["ha2"].status, second["ha2"].message) == (
+        "skipped", "not run: failed the checks of 97-first")
+    failed = record.failed_checks
+    assert [(c.name, c.host, c.outcome) for c in failed] == [
+        ("test_hostname_is_the_short_name[ha2]", "ha2", "failed")]
+    assert "'localhost' == 'ha2'" in failed[0].finding
+
+
+def test_evidence_is_attached_to_the_row_of_its_node_and_check(
+    checks_dir: pytest.Pytester, fake_nr: Nornir, cluster: ClusterInventory,
+    fake_nodes: dict[str, FakeNode],
+) -> None:
+    fake_nodes["ha2"].hostname = "localhost"
+    inv = run_checks(checks_dir, fake_nr, cluster)
+    rows = {c.name: c for c in inv.checks}
+    ha2 = rows["test_hostname_is_the_short_name[ha2]"]
+    assert [(e.host, e.command, e.stdout) for e in ha2.evidence] == [
+        ("ha2", "echo check-97", "check-97\n"), ("ha2", "hostname", "localhost\n")]
+    ha1 = rows["test_hostname_is_the_short_name[ha1]"]
+    assert [(e.host, e.stdout) for e in ha1.evidence] == [("ha1", "check-97\n"), ("ha1", "ha1\n")]
+    assert rows["test_needs_no_command[ha2]"].evidence == []
+    assert [e.command for e in rows["test_mark_answers[ha1]"].evidence] == ["echo check-98"]
+    # the HTML report shows the same evidence in the same row
+    blob = re.search(r'data-jsonblob="([^"]*)"', (checks_dir.path / "report.html").read_text())
+    assert blob is not None
+    tests = json.loads(html.unescape(blob[1]))["tests"]
+    row_html = {nodeid.split("::")[-1]: json.dumps(entries) for nodeid, entries in tests.items()}
+    assert "ha2</b> <code>$ hostname</code>" in row_html["test_hostname_is_the_short_name[ha2]"]
+    assert "localhost" in row_html["test_hostname_is_the_short_name[ha2]"]
+    assert "localhost" not in row_html["test_hostname_is_the_short_name[ha1]"]
+    assert "No command output was read" in row_html["test_needs_no_command[ha1]"]
+
+
+def test_verify_changes_nothing_and_records_no_step(
+    checks_dir: pytest.Pytester, fake_nr: Nornir, cluster: ClusterInventory
+) -> None:
+    inv = run_checks(checks_dir, fake_nr, cluster, mode="verify")
+    assert journal("ha1") == ["hostname", "echo check-97", "echo check-98"]
+    assert inv.record is not None and inv.record.steps == [] and inv.record.passed
+    assert len(inv.record.checks) == 6
+    assert inv.record.invocation.ended is not None
+
+
+def test_limit_runs_the_checks_of_the_selected_node_only(
+    checks_dir: pytest.Pytester, fake_nr: Nornir, cluster: ClusterInventory
+) -> None:
+    half = fake_nr.filter(filter_func=lambda h: h.name == "ha1")
+    inv = run_checks(checks_dir, half, cluster)
+    assert {c.host for c in inv.checks} == {"ha1"}
+    assert journal("ha2") == []
+    assert inv.info.left_out == ["ha2"]
