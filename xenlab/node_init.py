@@ -8,7 +8,8 @@ nothing may be imported lazily from the project.
 
 Boot sequence (:func:`boot`, re-run on reboot): kernel selection hook, hostname from
 /etc/hostname, lo up, ``ifup -a``, the node's /etc/rc2.d/S* scripts, boot id and counter in the
-node state folder (inside the node: /usr/lib/runbook-lab/node).
+node state folder (inside the node: /usr/lib/runbook-lab/node), /proc/version and the kernel's
+osrelease/version sysctls covered with the booted kernel's texts.
 Signals: SIGUSR1 reboot, SIGUSR2 or SIGTERM power off (the whole pid namespace dies with us).
 """
 
@@ -278,6 +279,20 @@ def bind_file(source: str, target: str) -> None:
         log(str(exc))
 
 
+def cover_kernel_texts(kernel: str) -> None:
+    """/proc/version and the kernel.osrelease/version sysctls of the booted kernel (the era's
+    texts from sim/uname.py), so uname and procfs never show the control machine's kernel."""
+    try:
+        texts = load_sim("uname").proc_texts(kernel)
+    except (OSError, ImportError, SyntaxError, AttributeError) as exc:
+        log(f"kernel texts: {exc}")
+        return
+    for target, text in texts.items():
+        source = f"{LAB_DIR}/node/proc{target.replace('/', '_')}"
+        write_text(source, text)
+        bind_file(source, target)
+
+
 def notify_hypervisor(op: str) -> None:
     """Tell the lab's hypervisor (on the host) that this node's dom0 went away or booted: the
     DomUs of a rebooting node die with it."""
@@ -304,6 +319,7 @@ def boot() -> None:
     bind_file(f"{state}/boot_id", BOOT_ID)
     choice = select_kernel()
     kernel = choice["kernel"]
+    cover_kernel_texts(kernel)
     hostname = read_first_line("/etc/hostname", "localhost")
     socket.sethostname(hostname)
     xen = f", Xen {choice['hypervisor']}, dom0_mem {choice['dom0_mem']}M" \

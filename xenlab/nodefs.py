@@ -136,17 +136,6 @@ sync
 kill -$sig 1
 """
 
-# uname of a node reports the kernel the node booted (see node_init.select_kernel).
-UNAME = """\
-#!/bin/sh
-# lab node: the release is the kernel this node booted, not the control machine's
-real=/usr/lib/runbook-lab/host-usr/bin/uname
-release=$(cat /usr/lib/runbook-lab/node/kernel-running 2>/dev/null)
-[ -n "$release" ] || exec $real "$@"
-out=$($real "$@") || exit $?
-printf '%s\\n' "$out" | sed "s/$($real -r)/$release/g"
-"""
-
 MODULES = """\
 # /etc/modules: kernel modules to load at boot time.
 #
@@ -331,18 +320,24 @@ def build_etc(upper: Path, node: str, host_key: Path, hidden: list[str]) -> None
             whiteout(upper / rel)
 
 
+def sim_wrapper(script: str, *args: str) -> str:
+    """A node command that runs one of the sims on the node's python."""
+    fixed = "".join(f" {a}" for a in args)
+    return f'#!/bin/sh\nexec /usr/bin/python3 /usr/lib/runbook-lab/sim/{script}{fixed} "$@"\n'
+
+
 def build_usr(upper: Path, hidden: list[str]) -> None:
     usr = Path("/usr")
     for rel in NODE_USR_DIRS:
         upper_dir(upper, usr, rel)
     upper_dir(upper, usr, "bin")
     upper_dir(upper, usr, "sbin")
-    write(upper / "bin/apt-get",
-          '#!/bin/sh\nexec /usr/bin/python3 /usr/lib/runbook-lab/sim/apt_get.py "$@"\n', 0o755)
-    write(upper / "bin/uname", UNAME, 0o755)
-    write(upper / "sbin/update-grub",
-          '#!/bin/sh\nexec /usr/bin/python3 /usr/lib/runbook-lab/sim/update_grub.py "$@"\n',
-          0o755)
+    write(upper / "bin/apt-get", sim_wrapper("apt_get.py"), 0o755)
+    # uname reads the booted kernel from the procfs files the node's init covers (sim/uname.py)
+    write(upper / "bin/uname", sim_wrapper("uname.py"), 0o755)
+    write(upper / "sbin/update-grub", sim_wrapper("update_grub.py"), 0o755)
+    for prog in ("dpkg", "dpkg-query"):  # the host's dpkg, 1.14's version and messages
+        write(upper / "bin" / prog, sim_wrapper("dpkg_era.py", prog), 0o755)
     for cmd in ("reboot", "halt", "poweroff", "shutdown"):
         target = upper / "sbin" / cmd
         write(target, REBOOT, 0o755)

@@ -115,10 +115,15 @@ class Apt:
                            "directory (/var/lib/dpkg/), is another process using it?") from exc
 
     def reading(self, opts):
-        if opts.quiet < 2:
-            self.say("Reading package lists..." + ("" if opts.quiet else " Done"))
-            self.say("Building dependency tree" + ("" if opts.quiet else "       "))
-            self.say("Reading state information..." + ("" if opts.quiet else " Done"))
+        # OpTextProgress: quiet 1 prints each operation once as "Op...", a terminal the spinner
+        if opts.quiet == 1:
+            for op in ("Reading package lists", "Building dependency tree",
+                       "Reading state information"):
+                self.say(op + "...")
+        elif opts.quiet < 1:
+            self.say("Reading package lists... Done")
+            self.say("Building dependency tree       ")
+            self.say("Reading state information... Done")
 
     def known(self, name):
         return name in packages.CATALOGUE or self.db.get(name) is not None
@@ -126,7 +131,7 @@ class Apt:
     def locate(self, names):
         for name in names:
             if not self.known(name):
-                raise AptError(f"Unable to locate package {name}")
+                raise AptError(f"Couldn't find package {name}")  # 0.7.9 cmdline/apt-get.cc
 
     def listing(self, title, names, marks=None):
         self.say(title)
@@ -206,7 +211,7 @@ class Apt:
                  "disk space will be used.")
         if extra and not self.confirm(opts):
             return 1
-        if opts.quiet < 1:
+        if opts.quiet <= 1:  # AcqTextStatus is silent only above quiet 1
             for i, pkg in enumerate(pkgs, 1):
                 self.say(f"Get:{i} {ARCHIVE} hardy/main {pkg.name} {pkg.version} "
                          f"[{pkg.download_size}kB]")
@@ -330,6 +335,8 @@ class Apt:
 
     def run(self, argv):
         opts, words = parse(argv)
+        if opts.quiet < 1 and not self.out.isatty():  # apt-get.cc: stdout not a tty -> quiet 1
+            opts.quiet = 1
         if not words:
             self.say(USAGE, end="")
             return EXIT_ERROR

@@ -20,6 +20,12 @@ def set_comm(name):
         pass
 
 
+def write_pid(pidfile, pid):
+    with open(pidfile + ".tmp", "w", encoding="utf-8") as fh:
+        fh.write(f"{pid}\n")
+    os.replace(pidfile + ".tmp", pidfile)
+
+
 def main(argv):
     pidfile = "/var/run/ntpd.pid"
     conf = "/etc/ntp.conf"
@@ -41,17 +47,23 @@ def main(argv):
         sys.stderr.write(f"ntpd: cannot open {conf}: {exc.strerror}\n")
         return 1
     if not foreground:
-        if os.fork():
+        # The pid file exists when the command returns (as start-stop-daemon leaves it), so an
+        # init script's status right after start never sees a half-started daemon.
+        first = os.fork()
+        if first:
+            os.waitpid(first, 0)
             return 0
         os.setsid()
-        if os.fork():
+        daemon = os.fork()
+        if daemon:
+            write_pid(pidfile, daemon)
             os._exit(0)
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
+    else:
+        write_pid(pidfile, os.getpid())
     set_comm("ntpd")
-    with open(pidfile, "w", encoding="utf-8") as fh:
-        fh.write(f"{os.getpid()}\n")
     try:
         os.makedirs("/var/log", exist_ok=True)
         with open("/var/log/ntpd.log", "a", encoding="utf-8") as log:

@@ -1,4 +1,8 @@
-"""Simulated ntpq: ``-p`` prints the peer table of /etc/ntp.conf (no peer ever reached)."""
+"""Simulated ntpq: ``-p`` prints the peer table of /etc/ntp.conf (no peer ever reached).
+
+ntp 4.2.4's ntpq reports errors on stderr and still exits 0 (ntpq/ntpq.c: ntpqmain returns 0
+whatever the commands did): ``ntpq: read: Connection refused`` with ntpd down is exit 0.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ def main(argv):
         commands = ["peers"]
     if not ntpd_running():
         sys.stderr.write("ntpq: read: Connection refused\n")
-        return 1
+        return 0
     with open("/etc/ntp.conf", encoding="utf-8") as fh:
         conf = fh.read()
     for command in commands:
@@ -47,7 +51,6 @@ def main(argv):
                              'peer=0, refid=INIT\n')
         else:
             sys.stderr.write(f'***Command `{command}\' unknown\n')
-            return 1
     return 0
 
 

@@ -1,7 +1,7 @@
 """Catalogue entries of the storage side of a lab node: lvm2, xen-tools and what they pull in.
 
-packages.py merges them (``CATALOGUE.update(STORAGE_PACKAGES)``). Every command is a small
-wrapper around a sim in /usr/lib/runbook-lab/sim:
+Package family ``storage`` (registered in packages.FAMILIES). Every command is a small wrapper
+around a sim in /usr/lib/runbook-lab/sim:
 
 - ``lvm2`` 2.02.26-1ubuntu9: /sbin/lvm and the LVM commands (one multi-call sim, lvm.py), the
   default /etc/lvm/lvm.conf (conffile). On the merged-/usr control machine /sbin is /usr/sbin.
@@ -155,7 +155,7 @@ def _lib(name: str, version: str, description: str, section: str = "libs") -> Pa
                                                                     "copyright file.\n")})
 
 
-STORAGE_PACKAGES = {
+PACKAGES = {
     "lvm2": Package(
         name="lvm2",
         version="2.02.26-1ubuntu9",
