@@ -16,6 +16,12 @@ Protocol: one JSON object per line in, one JSON object back: ``{"op": ..., "node
 ``shutdown``, ``destroy``, ``migrate``, ``node_boot``, ``node_down``. The hypervisor only
 accepts its own lab's node names, domain names of a safe alphabet and IPs of the lab's LAN.
 
+Open LVs: a running domain holds every LV it uses as a ``phy:`` disk. The hypervisor records
+that as the holder ``domain:<name>`` in the node's storage state (storage_state.add_holder)
+when the domain starts or arrives by migration, and drops it when the domain is gone (shutdown
+finished, destroy, migrated away, dom0 down or rebooted), so lvs shows ``-wi-ao`` and lvremove
+refuses the disk of a running guest, as lvm2 does on a real dom0.
+
 Stdlib only and standalone (run with ``-I``): the names it shares with layout.py are passed in.
 """
 
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import importlib.util
 import json
 import os
 import re
@@ -115,6 +122,67 @@ class Net:
         return sorted(n for n in names if n.startswith(f"{self.lab}-d-"))
 
 
+def _storage_state() -> Any:
+    """The node-side storage_state module (sim/storage_state.py, stdlib only), loaded by path."""
+    loaded = sys.modules.get("storage_state")
+    if loaded is not None:
+        return loaded
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sim", "storage_state.py")
+    spec = importlib.util.spec_from_file_location("storage_state", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sys.modules["storage_state"] = module
+    return module
+
+
+class LvHolders:
+    """Keeps the ``domain:<name>`` holders of the LVs a domain uses, in each node's storage."""
+
+    def __init__(self, state_dir: str) -> None:
+        self.state_dir = state_dir
+
+    def _root(self, node: str) -> str:
+        return os.path.join(self.state_dir, "nodes", node, "state")
+
+    def hold(self, node: str, domain: str, disks: list[dict[str, Any]]) -> None:
+        ss = _storage_state()
+        root = self._root(node)
+        state = ss.load(root)
+        if state is None:
+            return
+        for disk in disks:
+            uname = str(disk.get("uname", ""))
+            kind, _, target = uname.partition(":")
+            if kind != "phy":
+                continue  # drbd: disks are held by the DRBD device, file: ones by no LV
+            path = target if target.startswith("/") else f"/dev/{target}"
+            found = ss.lv_of_device(state, path, root)
+            if found is not None:
+                with contextlib.suppress(ss.StorageError):
+                    ss.add_holder(root, found[0], found[1], f"domain:{domain}")
+
+    def release(self, node: str, domain: str) -> None:
+        _storage_state().release_holder(self._root(node), f"domain:{domain}")
+
+    def release_all(self, node: str) -> None:
+        _storage_state().release_kind(self._root(node), "domain")
+
+
+class NoHolders:
+    """For a hypervisor without node storage (unit tests of the domain table)."""
+
+    def hold(self, node: str, domain: str, disks: list[dict[str, Any]]) -> None:
+        return None
+
+    def release(self, node: str, domain: str) -> None:
+        return None
+
+    def release_all(self, node: str) -> None:
+        return None
+
+
 @dataclass
 class Hypervisor:
     """The domain table of both nodes and its transitions (pure apart from ``net``)."""
@@ -125,6 +193,7 @@ class Hypervisor:
     net: Any  # Net or a test double with add/set_up/remove
     clock: Callable[[], float] = time.time
     state: dict[str, Any] = field(default_factory=dict)
+    holders: Any = field(default_factory=NoHolders)  # LvHolders: the LVs a domain keeps open
 
     # ------------------------------------------------------------------ helpers
     def _node(self, node: object) -> dict[str, Any]:
@@ -155,6 +224,7 @@ class Hypervisor:
         for name, dom in list(entry["domains"].items()):
             self.net.remove(dom["netns"])
             gone.append(name)
+        self.holders.release_all(node)  # dom0 down or rebooted: no domain holds an LV
         entry["domains"] = {}
         entry["next_id"] = 1
         entry["boot_id"] = info.boot_id if info else ""
@@ -202,6 +272,7 @@ class Hypervisor:
                 if dom["state"] == "s" and now >= dom["stop_at"]:
                     self.net.remove(dom["netns"])
                     del domains[name]
+                    self.holders.release(node, name)
                     gone.append(f"{name}@{node}")
         return gone
 
@@ -266,6 +337,7 @@ class Hypervisor:
                "started": self.clock(), "cpu_base": float(req.get("cpu_base", 0.9)),
                "state": "r", "stop_at": None, "netns": ns}
         entry["domains"][name] = dom
+        self.holders.hold(node, name, dom["disks"])
         return {"domain": self._render(dom)}
 
     def op_shutdown(self, req: dict[str, Any]) -> dict[str, Any]:
@@ -283,6 +355,7 @@ class Hypervisor:
         dom = self._domain(node, req.get("name"))
         self.net.remove(dom["netns"])
         del self._node(node)["domains"][dom["name"]]
+        self.holders.release(node, dom["name"])
         return {"name": dom["name"]}
 
     def op_migrate(self, req: dict[str, Any]) -> dict[str, Any]:
@@ -306,10 +379,12 @@ class Hypervisor:
         self.net.set_up(ns, True)
         self.net.remove(dom["netns"])
         del self._node(node)["domains"][dom["name"]]
+        self.holders.release(node, dom["name"])
         tentry["next_id"] = new_id + 1
         moved = {**dom, "id": new_id, "netns": ns, "started": self.clock(), "cpu_base": 0.1,
                  "state": "r", "stop_at": None}
         tentry["domains"][dom["name"]] = moved
+        self.holders.hold(target, dom["name"], moved.get("disks", []))
         return {"domain": self._render(moved)}
 
     def op_node_down(self, req: dict[str, Any]) -> dict[str, Any]:
@@ -399,7 +474,7 @@ def serve(lab: str, state_dir: str, nodes: tuple[str, ...]) -> int:
     cluster = os.path.join(state_dir, "cluster")
     store = Store(cluster)
     hv = Hypervisor(lab=lab, nodes=nodes, node_info=lambda n: read_node_info(state_dir, n),
-                    net=Net(lab))
+                    net=Net(lab), holders=LvHolders(state_dir))
     path = os.path.join(cluster, SOCK)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)

@@ -14,6 +14,8 @@ from xenlab import hypervisor, nodefs
 
 grub: ModuleType = nodefs.sim_module("update_grub")
 xm: ModuleType = nodefs.sim_module("xm")
+xend: ModuleType = nodefs.sim_module("xend")
+labtime: ModuleType = nodefs.sim_module("labtime")
 apt_get: ModuleType = nodefs.sim_module("apt_get")
 packages: ModuleType = nodefs.sim_module("packages")
 
@@ -142,13 +144,43 @@ def test_vbd_numbers(vdev: str, number: int) -> None:
     assert xm.vbd_number(vdev) == number
 
 
-def test_missing_phy_disk_error(tmp_path: Path) -> None:
-    spec = {"disks": [{"kind": "phy", "target": str(tmp_path / "nope"), "dev": "xvda2",
+def test_missing_phy_disk_waits_the_hotplug_timeout_scaled(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Xen 3.2: xend waits DEVICE_CREATE_TIMEOUT (100 s) for the block script, then gives up;
+    the lab keeps the wait, times the lab's one time scale (0.05 unless XENLAB_TIME_SCALE)."""
+    slept: list[float] = []
+    monkeypatch.setattr(labtime.time, "sleep", slept.append)
+    monkeypatch.delenv("XENLAB_TIME_SCALE", raising=False)
+    spec = {"disks": [{"kind": "phy", "target": str(tmp_path / "nope"), "dev": "sda1",
                        "mode": "w"}]}
     with pytest.raises(xm.XmError) as err:
         xm.check_disks(spec, [], "ha1")
-    assert str(err.value) == (f"Device 51714 (vbd) could not be connected. "
-                              f"{tmp_path / 'nope'} does not exist.")
+    assert str(err.value) == ("Device 2049 (vbd) could not be connected. "
+                              "Hotplug scripts not working.")
+    assert slept == [pytest.approx(5.0)]
+    monkeypatch.setenv("XENLAB_TIME_SCALE", "1")
+    with pytest.raises(xm.XmError):
+        xm.check_disks(spec, [], "ha1")
+    assert slept[-1] == 100
+
+
+def test_migrate_error_prints_the_subcommand_help_on_stdout(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def refused(*_: Any, **__: Any) -> None:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(xm, "cmd_migrate", lambda args: xend.migrate_to(
+        {"name": "test"}, "127.0.0.1", 8002, "ha1"))
+    monkeypatch.setattr(xend.socket, "create_connection", refused)
+    monkeypatch.setattr(xm.os, "geteuid", lambda: 0)
+    monkeypatch.setitem(xm.COMMANDS, "migrate", xm.cmd_migrate)
+    assert xm.main(["migrate", "test", "ha2"]) == 1
+    out, err = capsys.readouterr()
+    assert err == "Error: can't connect: Connection refused\n"
+    assert out.startswith("Usage: xm migrate <Domain> <Host>\n\nMigrate a domain to another "
+                          "machine.\n\nOptions:\n\n-h, --help           Print this help.\n")
+    assert out.endswith("-r=MBIT, --resource=MBIT\n                     Set level of resource "
+                        "usage for migration.\n\n")
 
 
 def test_xm_list_matches_the_reference_shape() -> None:
@@ -296,3 +328,52 @@ def test_hypervisor_refuses_bad_requests(request_: Any) -> None:
     reply = w.hv.handle(request_)
     assert reply["ok"] is False
     assert w.net.namespaces == {}
+
+
+class FakeHolders:
+    """Records what the hypervisor asks of the nodes' LV holder registries."""
+
+    def __init__(self) -> None:
+        self.held: dict[str, set[str]] = {"ha1": set(), "ha2": set()}
+
+    def hold(self, node: str, domain: str, disks: list[dict[str, Any]]) -> None:
+        self.held[node] |= {f"{d['uname']}@{domain}" for d in disks}
+
+    def release(self, node: str, domain: str) -> None:
+        self.held[node] = {h for h in self.held[node] if not h.endswith(f"@{domain}")}
+
+    def release_all(self, node: str) -> None:
+        self.held[node] = set()
+
+
+DISKS = [{"uname": "phy:/dev/vg/test-swap", "target": "/dev/vg/test-swap", "dev": "sda1",
+          "mode": "w"},
+         {"uname": "phy:/dev/vg/test-disk", "target": "/dev/vg/test-disk", "dev": "sda2",
+          "mode": "w"}]
+
+
+def test_a_running_domain_holds_its_disks_until_it_is_gone() -> None:
+    w = World()
+    w.hv.holders = holders = FakeHolders()
+    w.do("create", node="ha1", disks=DISKS, **TEST)
+    assert holders.held["ha1"] == {"phy:/dev/vg/test-swap@test", "phy:/dev/vg/test-disk@test"}
+    w.do("shutdown", node="ha1", name="test")
+    assert len(holders.held["ha1"]) == 2  # still shutting down: still open
+    w.now += 1.5
+    w.do("list", node="ha1")
+    assert holders.held["ha1"] == set()
+    w.do("create", node="ha1", disks=DISKS, **TEST)
+    w.do("destroy", node="ha1", name="test")
+    assert holders.held["ha1"] == set()
+
+
+def test_migration_moves_the_holders_and_a_reboot_drops_them() -> None:
+    w = World()
+    w.hv.holders = holders = FakeHolders()
+    w.do("create", node="ha2", disks=DISKS, **TEST)
+    assert w.do("migrate", node="ha2", name="test", target="ha1")["ok"]
+    assert holders.held["ha2"] == set()
+    assert len(holders.held["ha1"]) == 2
+    w.info["ha1"] = hypervisor.NodeInfo("b1-new", "3.2-1-amd64", 512, "2.6.24-19-xen")
+    w.do("list", node="ha1")
+    assert holders.held["ha1"] == set()

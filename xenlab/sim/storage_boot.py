@@ -6,7 +6,7 @@ What the kernel, udev and lvm2's init script do at a real boot:
 - /dev: /dev/sda, /dev/sda1..3 and, when lvm2 is installed, /dev/mapper/VG-LV and /dev/VG/LV for
   every LV (activated in order, device-mapper minors 254:0, 254:1, ...). Only when /dev is the
   node's own tmpfs (storage_state.own_dev); otherwise /dev is left alone.
-- no domain runs after a boot: every LV's open count is reset to 0.
+- no domain runs and no DRBD device is attached after a boot: every LV loses its holders.
 - the base system's blkid and fdisk become the lab's (blkid.py / fdisk.py) in the node's /usr.
 """
 
@@ -48,7 +48,7 @@ def activate(state: dict) -> list[str]:
         if lvm2:
             messages.append(f'  Found volume group "{vg_name}" using metadata type lvm2')
         for lv in vg["lvs"].values():
-            lv["open"] = 0
+            lv["holders"] = []  # after a boot no domain or DRBD device holds an LV
             lv["active"] = lvm2
             if lvm2:
                 lv["minor"] = minor

@@ -606,7 +606,7 @@ def _release(root: str, drop) -> list[str]:
                     released.append(f"{vg_name}/{lv_name}")
         if released:
             save(state, root)
-    return released
+    return sorted(released)
 
 
 def release_holder(root: str, holder: str) -> list[str]:

@@ -8,15 +8,19 @@ then does what 3.8 does with LVM storage, through the node's own commands:
 
 - ``lvcreate VG -L SIZE -n NAME-swap`` + the real ``mkswap``, ``lvcreate ... NAME-disk`` + the
   real ``mkfs.ext3`` on the LV's device file (an existing NAME-disk/NAME-swap aborts unless
-  --force, which removes them with ``lvremove --force``); a failing command aborts with
-  "Running command '...' failed with exit code N." and the log file has its output;
+  --force, which removes them with ``lvremove --force``). 3.8's runCommand pipes every command
+  through ``tee`` and so never sees it fail: a failing command only shows in the log file, and
+  only a missing LV after lvcreate aborts ("The LVM partition image creation failed ...");
 - the debootstrap install (simulated: no network in the lab; recorded in the LV's contents),
   the hooks, /etc/xen/NAME.cfg from the 3.8 template, and with ``passwd = 1`` / --passwd the
   root password read twice from stdin (EOF or a mismatch fail: the password is never echoed,
   printed or logged; only a salted MD5-crypt hash is kept in the LV's recorded contents).
 
-Deliberate difference: real 3.8 ignored a failing passwd and still exited 0; the lab exits 1 so
-that a runbook cannot miss a DomU left without a root password.
+Exit status as 3.8's (bin/xen-create-image before 3.9's "exit with status 127 on error"): 1 for
+a missing --hostname or IP (checkArguments' ``exit 1``), 0 for everything else, including "The
+LVM disk image already exists.  Aborting.", a failed installation and a failed passwd (its
+"passwd: password unchanged" is the only sign). A runbook judges the result by what it reads
+back (the LVs, the cfg, passwd's own words), never by this exit status.
 """
 
 from __future__ import annotations
@@ -54,7 +58,11 @@ ROOT = ss.NODE_ROOT
 
 
 class XtError(Exception):
-    pass
+    """An abort: the message is printed, the exit status is ``code`` (0 for 3.8's plain exit)."""
+
+    def __init__(self, message: str, code: int = 0) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 # ----------------------------------------------------------------------------- configuration
@@ -274,29 +282,25 @@ class Creator:
             output, status = f"{argv[0]}: {exc.strerror}\n", 127
         self.log(output)
         self.log(f"Finished : {cmd}\n")
-        if status != 0:
-            raw = status << 8 if status > 0 else 0
-            raise XtError(f"Running command '{cmd}' failed with exit code {raw}.\nAborting\n"
-                          f"See {LOG_DIR}/{self.hostname}.log for details")
+        if status != 0:  # 3.8 tests tee's status: the failure goes unnoticed
+            self.log(f"(exit status {status})\n")
         return output
 
     # -- checks
     def check(self) -> None:
         c = self.c
         if not self.hostname:
-            raise XtError("The '--hostname' argument is mandatory.")
+            raise XtError("The '--hostname' argument is mandatory.", 1)
         if not self.ips and not c.get("dhcp"):
-            raise XtError("There is no IP address, and DHCP is not enabled.\n"
-                          "Please specify either --ip=x.x.x.x or --dhcp")
+            raise XtError("Please choose one of:\n --dhcp\n --ip xx.xx.xx.xx", 1)
         if c.get("dir") and c.get("lvm"):
             raise XtError("Please only specify one of '--dir', or '--lvm'.")
         if not c.get("lvm"):
             if c.get("dir"):
                 raise XtError("Loopback images (--dir / dir =) are not available in the lab: "
                               "it has no loop devices. Use LVM storage (--lvm / lvm =).")
-            raise XtError("No storage method specified: neither '--dir' nor '--lvm' was given"
-                          f" and {CONF} sets neither 'dir' nor 'lvm'.\n"
-                          "Please specify --lvm=VG (or set 'lvm = VG' in the configuration).")
+            # 3.8 passes two strings to logprint, which prints only the first
+            raise XtError("Error:  No recognised installation type.")
         if c.get("fs", "ext3") not in ("ext3", "ext2"):
             raise XtError(f"The filesystem '{c.get('fs')}' is not available in the lab "
                           "(ext3 and ext2 are).")
@@ -349,14 +353,15 @@ class Creator:
         self.out()
 
     def existing(self) -> None:
-        for suffix, what in (("disk", "disk"), ("swap", "swap")):
+        for suffix in (("swap",) if not self.noswap else ()) + ("disk",):
             dev = self.lv_dev(suffix)
             if not self.lv_exists(suffix):
                 continue
             if self.c.get("force"):
+                self.out(f"Removing {dev} - since we're forcing the install")
                 self.run(["lvremove", "--force", dev])
-            else:
-                raise XtError(f"The LVM {what} image already exists.  Aborting.\n"
+            else:  # 3.8 says "disk" for every partition, and exits 0
+                raise XtError("The LVM disk image already exists.  Aborting.\n"
                               "Specify '--force' to delete and recreate")
 
     def lv_exists(self, suffix: str) -> bool:
@@ -369,6 +374,9 @@ class Creator:
     def create_lv(self, suffix: str, size: str) -> None:
         self.run(["lvcreate", self.c["lvm"], "-L", lv_size_arg(size), "-n",
                   f"{self.hostname}-{suffix}"])
+        if not self.lv_exists(suffix):  # 3.8's only check after a command: is the LV there?
+            raise XtError("The LVM partition image creation failed to create "
+                          f"{self.lv_dev(suffix)}.\naborting")
 
     def backing(self, suffix: str) -> str:
         """The LV's device: /dev/VG/NAME-x, or its file when /dev is not the node's own."""
@@ -457,7 +465,7 @@ class Creator:
             "initrd": self.c.get("initrd", ""), "memory": size_mb(self.c["memory"]),
             "swap_dev": None if self.noswap else self.lv_dev("swap"),
             "disk_dev": self.lv_dev("disk"), "ips": self.ips, "mac": self.mac,
-            "disk_device": self.c.get("disk_device", "xvda"),
+            "disk_device": self.c.get("disk_device", "sda").rsplit("/", 1)[-1],
             "date": time.strftime("%a %b %e %H:%M:%S %Y"),
         })
         with open(path, "w", encoding="utf-8") as fh:
@@ -518,17 +526,18 @@ class Creator:
             self.install()
             self.hooks()
             self.xen_config()
-            ok = True
             if c.get("passwd"):
-                ok = self.password()
+                self.password()  # 3.8 ignores passwd's status
             self.out("All done")
-            self.out()
-            self.out()
-            self.out("Logfile produced at:")
-            self.out(f"\t {LOG_DIR}/{self.hostname}.log")
-            return 0 if ok else 1
+            return 0
+        except XtError as exc:
+            self.out(str(exc))
+            return exc.code
         finally:
             self.log_fh.close()
+            # the END block: where the log is, after success and after an abort alike
+            sys.stdout.write(f"\n\nLogfile produced at:\n\t {LOG_DIR}/{self.hostname}.log\n")
+            sys.stdout.flush()
 
 
 def load_config(opts: dict[str, str]) -> dict[str, str]:
@@ -562,8 +571,8 @@ def create_main(argv: list[str]) -> int:
               "[--dist=DIST] [--size=SIZE] [--swap=SIZE] [--memory=SIZE] [--passwd] [--force]")
         return 0
     if os.geteuid() != 0:
-        raise XtError("This script is not running with root privileges.\n\n"
-                      "root privileges are required to successfully create a new image.")
+        raise XtError("\n  In order to use this script you must be running with root privileges.\n"
+                      "\n  (This is necessary to mount the disk images which are created.)\n")
     config = load_config(opts)
     if "ip" in config and not ips:
         ips = [config.pop("ip")]
@@ -636,7 +645,7 @@ def main(argv: list[str] | None = None) -> int:
     except XtError as exc:
         sys.stdout.flush()
         print(str(exc))
-        return 1
+        return exc.code
     except ss.StorageError as exc:
         print(str(exc))
         return 1

@@ -257,17 +257,17 @@ reiser_options = defaults
 
 
 #
-#  If you're using the lenny or later version of the Xen guest kernel you will
-# need to make sure that you use 'hvc0' for the guest serial device,
+#  If you're using a newer version of the Xen guest kernel you will
+# need to make sure that you use 'xvc0' for the guest serial device,
 # and 'xvdX' instead of 'sdX' for serial devices.
 #
 #  You may specify the things to use here:
 #
-# serial_device = hvc0 #default
-# serial_device = tty1
+# serial_device = tty1 #default
+# serial_device = xvc0
 #
-# disk_device = xvda #default
-# disk_device = sda
+# disk_device = sda  #default
+# disk_device = xvda
 #
 
 

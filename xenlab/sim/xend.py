@@ -182,18 +182,20 @@ def stop() -> int:
 
 def migrate_to(dom: dict, host: str, port: int, node: str | None) -> None:
     """Client side of ``xm migrate``: send the domain to HOST's relocation server."""
+    # Xen 3.2 XendDomain.domain_migrate: raise XendError("can't connect: %s" % err[1]), i.e.
+    # the socket error's text; xm prints it and then the subcommand's help (main.py cmdHelp)
     try:
         addr = socket.gethostbyname(host)
     except OSError:
-        raise xm.XmError("can't connect: (-2, 'Name or service not known')") from None
+        raise xm.XmError("can't connect: Name or service not known",
+                         stdout_help=xm.MIGRATE_HELP) from None
     try:
         sock = socket.create_connection((addr, port), timeout=20)
-    except ConnectionRefusedError:
-        raise xm.XmError("can't connect: (111, 'Connection refused')") from None
     except TimeoutError:
-        raise xm.XmError("can't connect: (110, 'Connection timed out')") from None
+        raise xm.XmError("can't connect: Connection timed out",
+                         stdout_help=xm.MIGRATE_HELP) from None
     except OSError as exc:
-        raise xm.XmError(f"can't connect: ({exc.errno}, '{exc.strerror}')") from None
+        raise xm.XmError(f"can't connect: {exc.strerror}", stdout_help=xm.MIGRATE_HELP) from None
     with sock:
         sock.settimeout(60)
         try:

@@ -35,6 +35,7 @@ XEND_PID = "/var/run/xend.pid"
 XEN_CONFIG_PATH = (".", "/etc/xen")
 RELOCATION_PORT = 8002
 XEND_ERROR = "Unable to connect to xend: No such file or directory. Is xend running?"
+DEVICE_CREATE_TIMEOUT = 100  # seconds xend 3.2 waits for a hotplug script (DevController.py)
 
 INFO_STATIC = (
     ("machine", "x86_64"),
@@ -105,12 +106,34 @@ SUBCOMMAND_USAGE = {
 }
 
 
-class XmError(Exception):
-    """Printed as ``Error: <message>`` on stderr, exit status 1."""
+# What xm 3.2's cmdHelp prints on stdout after a failed xm migrate: the subcommand's help and
+# the Options of xen/xm/migrate.py (an imported command, so str(gopts) follows).
+MIGRATE_HELP = """\
+Usage: xm migrate <Domain> <Host>
 
-    def __init__(self, message: str, usage: str | None = None) -> None:
+Migrate a domain to another machine.
+
+Options:
+
+-h, --help           Print this help.
+-l, --live           Use live migration.
+-p=portnum, --port=portnum
+                     Use specified port for migration.
+-r=MBIT, --resource=MBIT
+                     Set level of resource usage for migration.
+
+"""
+
+
+class XmError(Exception):
+    """Printed as ``Error: <message>`` on stderr, exit status 1; ``usage`` follows on stderr,
+    ``stdout_help`` (what xm's cmdHelp prints after a failed request) on stdout."""
+
+    def __init__(self, message: str, usage: str | None = None,
+                 stdout_help: str | None = None) -> None:
         super().__init__(message)
         self.usage = usage
+        self.stdout_help = stdout_help
 
 
 # ----------------------------------------------------------------------------- pure helpers
@@ -333,7 +356,12 @@ def check_disks(spec: dict, running: list[dict], node: str) -> None:
             if disk["kind"] == "tap":
                 path = path.partition(":")[2] or path
             if not os.path.exists(path):
-                raise XmError(prefix + f"{path} does not exist.")
+                # Xen 3.2: the block script never answers; xend waits DEVICE_CREATE_TIMEOUT,
+                # then gives up (the immediate "does not exist" message came with 3.3)
+                import labtime
+
+                labtime.wait(DEVICE_CREATE_TIMEOUT)
+                raise XmError(prefix + "Hotplug scripts not working.")
             for dom in running:
                 for other in dom.get("disks", []) or []:
                     if other.get("target") == disk["target"] and (
@@ -652,6 +680,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"Error: {exc}\n")
         if exc.usage:
             sys.stderr.write(f"\nUsage: {exc.usage}\n")
+        if exc.stdout_help:
+            sys.stderr.flush()
+            sys.stdout.write(exc.stdout_help)
         return 1
     except KeyboardInterrupt:
         return 130
