@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
 import pytest
+from nornir.plugins.inventory.simple import SimpleInventory
 
 from runbook.inventory import (
     ClusterInventory,
@@ -11,11 +17,21 @@ from runbook.inventory import (
     netmiko_extras,
     open_nornir,
 )
-from tests.unit.inventory.helpers import (
-    DATA,
-    LAB,
-    ROOT,
-)
+from runbook.inventory.nornir_adapter import ParsedInventory
+from tests.unit.inventory.helpers import DATA, EXAMPLE, LAB, ROOT
+
+# Files opened while a test watches (None: nobody watches). An audit hook sees every open,
+# PyYAML's, ruamel's (Nornir's SimpleInventory) and any other; it cannot be removed, so it
+# stays installed and records only while a test has set the list.
+_opened: list[str] | None = None
+
+
+def _record_opens(event: str, args: tuple[Any, ...]) -> None:
+    if event == "open" and _opened is not None and isinstance(args[0], str | Path):
+        _opened.append(str(args[0]))
+
+
+sys.addaudithook(_record_opens)
 
 
 def test_open_nornir_sets_netmiko_options() -> None:
@@ -96,3 +112,49 @@ def test_netmiko_extras_are_connect_handler_arguments() -> None:
     accepted = set(inspect.signature(BaseConnection.__init__).parameters)
     inv: ClusterInventory = load_inventory(LAB)
     assert set(netmiko_extras(inv.ssh["ha1"])) <= accepted
+
+
+@pytest.mark.parametrize("folder", [LAB, EXAMPLE, DATA / "hosts_only"], ids=lambda p: p.name)
+def test_nornir_inventory_is_what_simple_inventory_reads(folder: Path) -> None:
+    """Hosts, groups, defaults, attributes and data as Nornir's own YAML plugin makes them."""
+    inv = load_inventory(folder)
+    ours = ParsedInventory(inv.layout, list(inv.nodes)).load()
+    theirs = SimpleInventory(
+        str(folder / "hosts.yaml"), str(folder / "groups.yaml"), str(folder / "defaults.yaml")
+    ).load()
+    assert ours.dict() == theirs.dict()
+
+
+def test_each_inventory_file_is_read_once() -> None:
+    global _opened
+    _opened = []
+    try:
+        nr = open_nornir(load_inventory(LAB, require=("domu",)))
+    finally:
+        opened, _opened = _opened, None
+    reads = Counter(Path(p).name for p in opened if Path(p).parent == LAB)
+    assert reads == {"hosts.yaml": 1, "groups.yaml": 1, "defaults.yaml": 1}
+    assert sorted(nr.inventory.hosts) == ["ha1", "ha2"]
+
+
+def test_nornir_hosts_inherit_and_keep_their_own_data() -> None:
+    inv = load_inventory(LAB)
+    nr = open_nornir(inv)
+    ha1 = nr.inventory.hosts["ha1"]
+    assert [g.name for g in ha1.groups] == ["xen_cluster"]
+    assert ha1["ntp_servers"] == ["192.168.1.1"]  # from the group
+    assert ha1["fqdn"] == "ha1.domain.local"  # its own
+    assert ha1.platform == "linux"
+    ha1.data["placement"] = "set by a step"
+    assert inv.layout is not None
+    assert "placement" not in inv.layout.hosts[0].data  # the layout is not the host's data
+    again = open_nornir(inv).inventory.hosts["ha1"]
+    assert "placement" not in again.data
+
+
+def test_open_nornir_over_an_inventory_made_by_hand() -> None:
+    loaded = load_inventory(LAB)
+    inv = ClusterInventory(loaded.folder, loaded.files_sha256, loaded.nodes, loaded.ssh)
+    host = open_nornir(inv).inventory.hosts["ha2"]
+    assert host.data["settings"] is loaded.nodes["ha2"] and host.port == 2202
+    assert not host.groups
