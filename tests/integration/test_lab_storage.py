@@ -85,7 +85,7 @@ def test_lvm_as_in_the_guide(lab: manager.LabInfo) -> None:
     assert full.stderr == ("  Insufficient free extents (8863) in volume group vg: "
                            "25600 required\n")
     novg = ssh(lab, "ha1", "lvcreate -L 1G -n x vgx", check=False)
-    assert (novg.returncode, novg.stderr) == (5, '  Volume group "vgx" not found\n')
+    assert (novg.returncode, novg.stderr) == (5, '  Volume group "vgx" doesn\'t exist\n')
     lvdisplay = ssh(lab, "ha1", "lvdisplay /dev/vg/test-disk").stdout
     assert re.search(r"^  LV Name\s+/dev/vg/test-disk$", lvdisplay, re.M)
     assert re.search(r"^  LV Size\s+5\.00 GB$", lvdisplay, re.M)
@@ -165,8 +165,8 @@ def test_xen_create_image(lab: manager.LabInfo) -> None:
     release = ssh(lab, "ha1", "uname -r").stdout.strip()
     for line in (f"kernel      = '/boot/vmlinuz-{release}'",
                  f"ramdisk     = '/boot/initrd.img-{release}'", "memory      = '384'",
-                 "root        = '/dev/xvda2 ro'", "                  'phy:/dev/vg/test-swap,"
-                 "xvda1,w',", "                  'phy:/dev/vg/test-disk,xvda2,w',",
+                 "root        = '/dev/sda2 ro'", "                  'phy:/dev/vg/test-swap,"
+                 "sda1,w',", "                  'phy:/dev/vg/test-disk,sda2,w',",
                  "name        = 'test'", "on_poweroff = 'destroy'", "on_reboot   = 'restart'",
                  "on_crash    = 'restart'"):
         assert line in cfg, line
@@ -179,12 +179,12 @@ def test_xen_create_image(lab: manager.LabInfo) -> None:
 
     again = ssh(lab, "ha1", "printf 'pw\\npw\\n' | xen-create-image --hostname=test "
                             "--ip=192.168.1.50", check=False)
-    assert again.returncode != 0
+    assert again.returncode == 0  # xen-tools 3.8 exits 0 on every abort
     assert "The LVM disk image already exists.  Aborting." in again.stdout
 
     nopw = ssh(lab, "ha1", "xen-create-image --hostname=test --ip=192.168.1.50 --force "
                            "</dev/null", check=False, timeout=60)
-    assert nopw.returncode != 0
+    assert nopw.returncode == 0  # 3.8 ignores passwd's status: only its words tell
     assert "passwd: Authentication token manipulation error" in nopw.stdout
     assert "lvremove" not in nopw.stdout
 
@@ -192,16 +192,19 @@ def test_xen_create_image(lab: manager.LabInfo) -> None:
 def test_xen_create_image_errors(lab: manager.LabInfo) -> None:
     nosuch = ssh(lab, "ha1", "xen-create-image --hostname=web --ip=192.168.1.51 --lvm=vgx",
                  check=False)
-    assert nosuch.returncode != 0
-    assert "Running command 'lvcreate vgx -L 384M -n web-swap' failed" in nosuch.stdout
-    assert 'Volume group "vgx" not found' in ssh(lab, "ha1",
-                                                 "cat /var/log/xen-tools/web.log").stdout
+    # 3.8 pipes commands through tee, so only the missing LV afterwards stops it (exit 0)
+    assert nosuch.returncode == 0
+    assert ("The LVM partition image creation failed to create /dev/vgx/web-swap.\naborting"
+            in nosuch.stdout)
+    assert 'Volume group "vgx" doesn\'t exist' in ssh(lab, "ha1",
+                                                     "cat /var/log/xen-tools/web.log").stdout
     big = ssh(lab, "ha1", "xen-create-image --hostname=big --ip=192.168.1.52 --size=60Gb",
               check=False)
-    assert big.returncode != 0 and "failed with exit code 1280" in big.stdout
+    assert big.returncode == 0
+    assert "The LVM partition image creation failed to create /dev/vg/big-disk." in big.stdout
     nolvm = ssh(lab, "ha1", "sed -i 's/^lvm = vg/# lvm = vg/' /etc/xen-tools/xen-tools.conf && "
                             "xen-create-image --hostname=web --ip=192.168.1.51", check=False)
-    assert nolvm.returncode != 0 and "No storage method specified" in nolvm.stdout
+    assert nolvm.returncode == 0 and "Error:  No recognised installation type." in nolvm.stdout
     listed = ssh(lab, "ha1", "xen-list-images").stdout
     assert "Name: test" in listed and "IP: 192.168.1.50" in listed
 
