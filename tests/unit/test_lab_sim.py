@@ -52,8 +52,7 @@ def test_install_prints_hardy_apt_and_records_the_package(root: Path) -> None:
     # stdout is no terminal: apt-get 0.7.9 runs as with -q (each operation once, then "...")
     assert lines[:3] == ["Reading package lists...", "Building dependency tree...",
                          "Reading state information..."]
-    assert "Get:1 http://archive.ubuntu.com/ubuntu hardy/main ntp 1:4.2.4p4+dfsg-3ubuntu2 [441kB]" \
-        in lines
+    assert "Get:1 http://archive.ubuntu.com hardy/main ntp 1:4.2.4p4+dfsg-3ubuntu2 [441kB]" in lines
     assert "The following NEW packages will be installed:" in lines
     assert "  ntp" in lines
     assert "0 upgraded, 1 newly installed, 0 to remove and 0 not upgraded." in lines

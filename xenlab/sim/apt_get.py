@@ -16,7 +16,7 @@ import sys
 import dpkgdb
 import packages
 
-ARCHIVE = "http://archive.ubuntu.com/ubuntu"
+SITE = "http://archive.ubuntu.com"  # item descriptions name the site only (URI::SiteOnly)
 EXIT_ERROR = 100
 
 USAGE = """\
@@ -155,13 +155,13 @@ class Apt:
     # ------------------------------------------------------------------ commands
     def update(self, opts):
         if opts.quiet < 2:
-            for line in (f"Hit {ARCHIVE} hardy Release.gpg",
-                         f"Hit {ARCHIVE} hardy/main Translation-en_US",
-                         f"Hit {ARCHIVE} hardy-updates Release.gpg",
-                         f"Hit {ARCHIVE} hardy Release",
-                         f"Hit {ARCHIVE} hardy-updates Release",
-                         f"Hit {ARCHIVE} hardy/main Packages",
-                         f"Hit {ARCHIVE} hardy-updates/main Packages"):
+            for line in (f"Hit {SITE} hardy Release.gpg",
+                         f"Hit {SITE} hardy/main Translation-en_US",
+                         f"Hit {SITE} hardy-updates Release.gpg",
+                         f"Hit {SITE} hardy Release",
+                         f"Hit {SITE} hardy-updates Release",
+                         f"Hit {SITE} hardy/main Packages",
+                         f"Hit {SITE} hardy-updates/main Packages"):
                 self.say(line)
             self.say("Reading package lists..." + ("" if opts.quiet else " Done"))
         return 0
@@ -213,13 +213,14 @@ class Apt:
             return 1
         if opts.quiet <= 1:  # AcqTextStatus is silent only above quiet 1
             for i, pkg in enumerate(pkgs, 1):
-                self.say(f"Get:{i} {ARCHIVE} hardy/main {pkg.name} {pkg.version} "
+                self.say(f"Get:{i} {SITE} hardy/main {pkg.name} {pkg.version} "
                          f"[{pkg.download_size}kB]")
             self.say(f"Fetched {download}kB in 0s ({download * 7}kB/s)")
-        for pkg in pkgs:
+        for index, pkg in enumerate(pkgs):
             self.say(f"Selecting previously deselected package {pkg.name}.")
-            self.say(f"(Reading database ... {self.db.file_count() + 17000} files and "
-                     "directories currently installed.)")
+            if index == 0:  # one dpkg --unpack run reads its database once
+                self.say(f"(Reading database ... {self.db.file_count() + 17000} files and "
+                         "directories currently installed.)")
             self.say(f"Unpacking {pkg.name} (from .../{deb_name(pkg)}) ...")
             self.unpack(pkg)
         for pkg in pkgs:
