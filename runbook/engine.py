@@ -332,7 +332,9 @@ class RunbookRun:
         return _Plan(run=[chosen], waiting=waiting, chosen=chosen)
 
     def _run_step(self, runbook: Runbook, step: Step) -> list[StepOutcome]:
-        plan = self._plan(runbook, step)
+        # With no healthy node left there is nobody to stop: each node just sits it out
+        # with its own reason, so one broken node does not fail every later step again.
+        plan = self._plan(runbook, step) if self._healthy() else _Plan(run=[])
         if plan.refusal:
             rows = self._refused(runbook, step, plan.refusal)
         else:
@@ -358,7 +360,8 @@ class RunbookRun:
                            scope=step.scope.name)
 
     def _refused(self, runbook: Runbook, step: Step, reason: str) -> list[StepOutcome]:
-        """The step fails on every node of the run: none of them may go on alone."""
+        """The step fails on every node of the run (the reason on each row): none may go on
+        alone, and the node that stopped earlier shows why the step could not run."""
         rows = [self._row(runbook, step, h, "failed", reason) for h in self.hosts]
         for host in self.hosts:
             self.exclude(host, f"failed at {runbook.id} · {step.name}", reason)

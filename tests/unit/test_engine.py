@@ -118,9 +118,20 @@ def test_cluster_step_after_a_node_failed_fails_on_all_and_runs_nowhere(nr: Norn
     assert {r.scope for r in by_host(rows, "sync").values()} == {"cluster"}
     # the healthy node stops too: no later step runs on half the cluster
     assert by_host(rows, "after")["ha1"].status == "skipped"
+    assert by_host(rows, "after")["ha2"].status == "skipped"
     assert by_host(rows, "after")["ha1"].message == f"not run: failed at 99-test · sync: {reason}"
     assert by_host(rows, "after")["ha2"].message == (
         "not run: failed at 99-test · first: broke on ha2")
+
+
+def test_no_cascade_once_every_node_has_stopped(nr: Nornir) -> None:
+    first, sync, home = Recorder(fail_on="ha2"), Recorder(), Recorder()
+    rows = RunbookRun(nr).run(make_runbook(
+        Step("first", first, ""), Step("sync", sync, "", scope=SYNC),
+        Step("home", home, "", scope=OneNode(lambda c: "ha2"))))
+    assert [(r.step, r.host, r.status) for r in rows if r.status == "failed"] == [
+        ("first", "ha2", "failed"), ("sync", "ha1", "failed"), ("sync", "ha2", "failed")]
+    assert {r.status for r in by_host(rows, "home").values()} == {"skipped"}
 
 
 def test_cluster_step_runs_on_every_node_when_all_are_healthy(nr: Nornir) -> None:

@@ -29,17 +29,26 @@ pytest_plugins = ["pytester"]
 CHECKS_97 = '''
 import pytest
 
-def commands(node, cluster):
-    return {"hostname": "hostname", "mark": "echo check-97"}
+from runbook.facts import stdout_fact
+
+HOSTNAME = stdout_fact("hostname", "hostname", str.strip)
+MARK = stdout_fact("mark", "echo check-97", str)
+
+
+def wanted(node, cluster):
+    return [HOSTNAME, MARK]
+
 
 @pytest.fixture(scope="module")
 def facts(gather):
-    return gather(commands)
+    return gather(wanted)
+
 
 def test_hostname_is_the_short_name(node, facts):
     """`hostname` prints the node's short name."""
-    assert facts[node]["mark"].ok
-    assert facts[node]["hostname"].stdout.strip() == node.name
+    assert facts[node].get(MARK) == "check-97\\n"
+    assert facts[node].get(HOSTNAME) == node.name
+
 
 def test_needs_no_command(node):
     """A check that reads nothing from the node."""
@@ -49,16 +58,19 @@ def test_needs_no_command(node):
 CHECKS_98 = '''
 import pytest
 
-def commands(node, cluster):
-    return {"mark": "echo check-98"}
+from runbook.facts import stdout_fact
+
+MARK = stdout_fact("mark", "echo check-98", str)
+
 
 @pytest.fixture(scope="module")
 def facts(gather):
-    return gather(commands)
+    return gather(lambda node, cluster: [MARK])
+
 
 def test_mark_answers(node, facts):
     """98's mark answers."""
-    assert facts[node]["mark"].stdout == "check-98\\n"
+    assert facts[node].get(MARK) == "check-98\\n"
 '''
 
 
