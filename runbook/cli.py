@@ -206,6 +206,7 @@ def _with_checks(
         console=console,
     )
     files = report.reserve_report_files(args.report_dir, info.mode, info.runbooks, info.started)
+    invocation.record_file = files.record
     RunRecord(invocation=info).write(files.record)  # there from the start; complete at the end
     pytest_args = [
         *(str(rb.checks) for rb in runbooks),

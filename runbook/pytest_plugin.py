@@ -3,7 +3,9 @@
 The whole invocation is one pytest session, so one HTML report covers it:
 before the first check of runbook N, the plugin applies runbook N (in ``run``
 mode); the checks of N then run against the nodes over the same SSH sessions.
-A host whose checks of N failed is kept out of the steps of N+1.
+A host whose checks of N failed is kept out of the steps of N+1. Each check's
+outcome, finding and evidence go into the run record (runbook.record), from
+which the step table at the top of the HTML report is rendered.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Invocation:
     check_failures: dict[str, set[str]] = field(default_factory=dict)  # runbook -> hosts
     checks: list[CheckRecord] = field(default_factory=list)  # in the order they ran
     record: RunRecord | None = None  # made when the session ends, before the HTML report
+    record_file: Path | None = None  # where the CLI writes the record (named in the HTML)
 
     @property
     def mode(self) -> str:
@@ -153,6 +156,8 @@ class RunbookPlugin:
         )
         if info.left_out:
             meta["Left out by --limit"] = ", ".join(info.left_out)
+        if self.inv.record_file is not None:
+            meta["Run record"] = self.inv.record_file.name
         self._meta = meta
 
     @pytest.hookimpl(tryfirst=True)
