@@ -261,6 +261,7 @@ FAMILIES = (
     "base_pkgs",
     "xen_pkgs",
     "storage_pkgs",
+    "drbd_pkgs",
 )
 
 
