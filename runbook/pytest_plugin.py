@@ -37,7 +37,6 @@ class Invocation:
     runner: RunbookRun
     console: Console
     applied: set[str] = field(default_factory=set)
-    check_failures: dict[str, set[str]] = field(default_factory=dict)  # runbook -> hosts
     checks: list[CheckRecord] = field(default_factory=list)  # in the order they ran
     record: RunRecord | None = None  # made when the session ends, before the HTML report
     record_file: Path | None = None  # where the CLI writes the record (named in the HTML)
@@ -209,9 +208,11 @@ class RunbookPlugin:
         self.inv.console.print(f"[bold]checks of {rb.id}[/bold]", highlight=False)
 
     def _exclude_hosts_failing_earlier_checks(self) -> None:
-        for earlier, hosts in self.inv.check_failures.items():
-            for host in hosts:
-                self.inv.runner.exclude(host, f"failed the checks of {earlier}")
+        # From the record's rows, which know their runbook from the item itself (a report's
+        # fspath is relative to the rootdir, not to where the operator stands).
+        for check in self.inv.checks:
+            if check.outcome in ("failed", "error") and check.host in self.inv.hosts:
+                self.inv.runner.exclude(check.host, f"failed the checks of {check.runbook}")
 
     # -- evidence and per-check rows ---------------------------------------------
     @pytest.hookimpl(hookwrapper=True)
@@ -264,15 +265,6 @@ class RunbookPlugin:
         outcome = report.outcome if report.when == "call" or report.skipped else "error"
         message = _crash_line(report) if report.failed else ""
         console.check_line(self.inv.console, report.nodeid.split("::")[-1], outcome, message)
-        if report.failed:
-            self._note_failure(report)
-
-    def _note_failure(self, report: pytest.TestReport) -> None:
-        node = getattr(report, "check_node", None)
-        path = Path(report.fspath).resolve()
-        rb = next((r for r in self.inv.runbooks if r.checks.resolve() == path), None)
-        if rb is not None and node and node in self.inv.hosts:
-            self.inv.check_failures.setdefault(rb.id, set()).add(node)
 
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
         cells.insert(1, '<th class="sortable" data-column-type="node">Node</th>')

@@ -6,9 +6,11 @@ host's journal is the true order of what ran on it.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import re
+import xml.etree.ElementTree as ET
 from io import StringIO
 from pathlib import Path
 
@@ -17,10 +19,11 @@ from nornir.core import Nornir
 from nornir.core.task import Result, Task
 from rich.console import Console
 
-from runbook import remote, report
+from runbook import cli, engine, remote, report
 from runbook.engine import Runbook, RunbookRun, Step
 from runbook.inventory import ClusterInventory
 from runbook.pytest_plugin import Invocation, RunbookPlugin
+from runbook.record import read
 from tests.unit.fakenode import FakeNode
 from tests.unit.fakeshell import FakeShell, Responder, attach
 
@@ -216,3 +219,54 @@ def test_limit_runs_the_checks_of_the_selected_node_only(
     assert {c.host for c in inv.checks} == {"ha1"}
     assert journal("ha2") == []
     assert inv.info.left_out == ["ha2"]
+
+
+def test_the_cli_writes_html_junit_and_record_from_the_same_run(
+    checks_dir: pytest.Pytester, fake_nr: Nornir, cluster: ClusterInventory,
+    fake_nodes: dict[str, FakeNode], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake_nodes["ha2"].hostname = "localhost"
+    books = runbooks(checks_dir.path)
+    monkeypatch.setattr(engine, "discover", lambda: books)
+    monkeypatch.setattr(cli, "open_nornir", lambda inv, **options: fake_nr)
+    out = StringIO()
+    reports = checks_dir.path / "reports"
+    code = cli.run(["run", "97", "98", "-i", str(cluster.folder), "--report-dir", str(reports)],
+                   Console(file=out, width=200))
+    text = out.getvalue()
+    assert code == cli.ExitStatus.FAILED
+    assert ("steps: 3 changed, 0 ok, 0 failed, 1 skipped; checks: 5 passed, 1 failed, "
+            "0 skipped") in text
+    paths = {m[1]: Path(m[2]) for m in re.finditer(r"^(report|junit|record): +(\S+)$", text, re.M)}
+    assert set(paths) == {"report", "junit", "record"}
+    assert {p.stem for p in paths.values()} == {paths["record"].stem}
+    sha = re.search(r"^sha256: +([0-9a-f]{64})  \(of the record\)$", text, re.M)
+    assert sha and sha[1] == hashlib.sha256(paths["record"].read_bytes()).hexdigest()
+    record = read(paths["record"])
+    assert record.invocation.command_line[:4] == ["runbook", "run", "97", "98"]
+    assert record.invocation.ended is not None and record.invocation.runbooks == [
+        "97-first", "98-second"]
+    skipped = [(s.runbook, s.host) for s in record.steps if s.status == "skipped"]
+    assert skipped == [("98-second", "ha2")]
+    junit = ET.parse(paths["junit"]).getroot()
+    steps = junit.find("testsuite[@name='runbook-steps']")
+    assert steps is not None and [c.get("name") for c in steps] == [
+        "mark[ha1]", "mark[ha2]", "mark[ha1]", "mark[ha2]"]
+    page = paths["report"].read_text()
+    assert "not run: failed the checks of 97-first" in page  # the step table, from the record
+    assert paths["record"].name in page
+
+
+def test_verify_prints_no_step_counts(
+    checks_dir: pytest.Pytester, fake_nr: Nornir, cluster: ClusterInventory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    books = runbooks(checks_dir.path)
+    monkeypatch.setattr(engine, "discover", lambda: books)
+    monkeypatch.setattr(cli, "open_nornir", lambda inv, **options: fake_nr)
+    out = StringIO()
+    code = cli.run(["verify", "-i", str(cluster.folder), "--report-dir",
+                    str(checks_dir.path / "reports")], Console(file=out, width=200))
+    assert code == cli.ExitStatus.OK
+    assert "\nchecks: 6 passed, 0 failed, 0 skipped\n" in out.getvalue()
+    assert "steps:" not in out.getvalue() and "all steps and checks passed" in out.getvalue()
