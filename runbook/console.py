@@ -91,11 +91,6 @@ def check_line(console: Console, nodeid: str, outcome: str, message: str = "") -
     console.print(text, highlight=False)
 
 
-def summary(console: Console, lines: Sequence[str]) -> None:
-    for line in lines:
-        console.print(line, highlight=False)
-
-
 def record_summary(
     console: Console, record: RunRecord, files: Sequence[tuple[str, Path]], sha256: str
 ) -> None:
