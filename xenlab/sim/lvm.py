@@ -690,7 +690,7 @@ def render_vgdisplay(lvm: Lvm, name: str, vg: dict) -> list[str]:
         ("Free  PE / Size", f"{free} / {display_size(free * extent)}"),
         ("VG UUID", ss.format_uuid(vg["uuid"])),
     ]
-    return ["--- Volume group ---", *(f"{k:<21} {v}" for k, v in rows), ""]
+    return ["--- Volume group ---", *(f"{k:<21} {v}" for k, v in rows), " "]
 
 
 def vgscan(argv: list[str]) -> int:
@@ -871,7 +871,7 @@ def render_lvdisplay(lvm: Lvm, vg_name: str, lv_name: str) -> list[str]:
              ("Allocation", "inherit"), ("Read ahead sectors", "0")]
     if lv.get("active", True):
         rows.append(("Block device", f"{ss.DM_MAJOR}:{lv['minor']}"))
-    return ["--- Logical volume ---", *(f"{k:<22} {v}" for k, v in rows), ""]
+    return ["--- Logical volume ---", *(f"{k:<22} {v}" for k, v in rows), " "]
 
 
 def lvdisplay(argv: list[str]) -> int:
