@@ -1,26 +1,31 @@
 """Gather once, assert many: the API the acceptance checks under checks/ use.
 
-A check module declares which commands it needs per node; :func:`gather_facts`
-runs them on every node in parallel, in one round trip per node, and thin
-tests then read their own node's slice. Every command output a test reads is
-recorded as that test's evidence, so the HTML report shows, next to each
-verdict, the exact commands and their raw output on that node.
+A check module declares which facts (runbook.facts, the same the tasks read) it needs
+per node; :func:`gather_facts` reads them on every node in parallel, in one round trip
+per node, and thin tests then read their own node's slice. Every fact a test reads
+is recorded as that test's evidence, so the HTML report shows, next to each verdict,
+the exact commands and their raw output on that node. A fact whose command failed or
+whose output does not parse fails the test that reads it, with that output as evidence.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import pytest
 from nornir.core import Nornir
 from nornir.core.task import Result, Task
 
 from runbook import remote
+from runbook.facts import Fact, FactError, Facts, commands
 from runbook.inventory import ClusterInventory, NodeSettings
 
-CommandBuilder = Callable[[NodeSettings, ClusterInventory], Mapping[str, str]]
+FactBuilder = Callable[[NodeSettings, ClusterInventory], Sequence[Fact[Any]]]
+CommandBuilder = FactBuilder  # the name the pytest plugin knows
 
+T = TypeVar("T")
 _evidence: list[remote.CommandResult] = []
 
 
@@ -37,23 +42,24 @@ def collected_evidence() -> list[remote.CommandResult]:
     return seen
 
 
-class HostFacts(Mapping[str, remote.CommandResult]):
-    """Command results of one node; reading one makes it evidence of the current test."""
+class HostFacts:
+    """The facts of one node; reading one makes its command result evidence of the test."""
 
     def __init__(self, host: str, results: dict[str, remote.CommandResult]) -> None:
         self.host = host
-        self._results = results
+        self._facts = Facts(host, results, on_read=_evidence.append)
 
-    def __getitem__(self, name: str) -> remote.CommandResult:
-        result = self._results[name]
-        _evidence.append(result)
-        return result
+    def get(self, fact: Fact[T]) -> T:
+        """The fact's value; a failed or unparsable fact fails the check (never passes)."""
+        __tracebackhide__ = True
+        try:
+            return self._facts.get(fact)
+        except FactError as exc:
+            pytest.fail(f"{exc.reason}", pytrace=False)
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._results)
-
-    def __len__(self) -> int:
-        return len(self._results)
+    def result(self, fact: Fact[Any]) -> remote.CommandResult:
+        """The raw command result (for a check about the exit status itself)."""
+        return self._facts.result(fact)
 
 
 @dataclass
@@ -77,12 +83,12 @@ def _gather_task(
     task: Task, builder: CommandBuilder, cluster: ClusterInventory
 ) -> Result:
     settings = cluster.nodes[task.host.name]
-    results = remote.run_many(task, builder(settings, cluster))
+    results = remote.run_many(task, commands(builder(settings, cluster)))
     return Result(host=task.host, result=results)
 
 
 def gather_facts(nr: Nornir, cluster: ClusterInventory, builder: CommandBuilder) -> Gathered:
-    """Run ``builder``'s commands on every node in parallel (failed hosts included)."""
+    """Read ``builder``'s facts on every node in parallel (failed hosts included)."""
     failed_before = set(nr.data.failed_hosts)
     aggregated = nr.run(
         task=_gather_task,

@@ -13,7 +13,7 @@ from pathlib import Path
 from rich.console import Console
 
 from runbook import console as console_mod
-from runbook import engine, paths, progress, remote, report
+from runbook import context, engine, paths, progress, remote, report
 from runbook.console import StepPrinter
 from runbook.engine import Runbook, RunbookRun, UnknownRunbook
 from runbook.inventory import ClusterInventory, InventoryError, load_inventory, open_nornir
@@ -157,8 +157,7 @@ def _execute(args: argparse.Namespace, console: Console, argv: Sequence[str]) ->
     )
     remote.reset()
     nr = open_nornir(cluster, strict_host_keys=not args.no_host_key_check)
-    for name in forced:
-        nr.inventory.hosts[name].data["force_overwrite"] = True
+    context.attach(nr, cluster, forced=forced)  # what the steps share, typed
     nr = nr.filter(filter_func=lambda h: h.name in hosts)
     printer = StepPrinter(console, dry_run=dry_run)
     runner = RunbookRun(nr, cluster, dry_run=dry_run, on_step_start=printer.started,

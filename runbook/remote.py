@@ -1,15 +1,18 @@
 """Remote commands over one persistent netmiko session per node.
 
-Every command a runbook or a check runs on a node goes through :func:`run` (or
-:func:`run_many` for a batch in one round trip). The helper
+Reading and changing are two different calls: :func:`run` and :func:`run_many`
+(a batch in one round trip) read a node, :func:`change` and :func:`reboot_and_wait`
+change it. Only the apply phase of a plan calls the changing ones (through
+``runbook.plan.NodeChanger``, which a dry run never builds), and they refuse to
+run in a dry run as a last guard. The helper
 
 * wraps the command in a tiny shell protocol so stdout, stderr and the exit
   status come back separately and exactly (base64 framed, so terminal line
   discipline cannot mangle them), without netmiko's timing reads or prompt
   searches: we read the paramiko channel until our own end marker;
 * journals each command per host, which is the evidence the HTML report shows;
-* in a dry run, records commands that would change the node instead of running
-  them (read-only fact commands still run: a dry run is a real prediction);
+* in a dry run, journals what a plan would change as predicted entries
+  (:func:`record_prediction`), without running anything;
 * remembers a node that could not be reached, so later calls fail at once with
   the same reason instead of waiting for another connect timeout.
 """
@@ -318,37 +321,61 @@ def _execute(
     return [_parse_framed(host, t, raw, c, duration) for t, c in zip(tokens, commands, strict=True)]
 
 
+class ChangeInDryRun(RemoteError):
+    """A changing call was reached in a dry run: a bug, never a change."""
+
+
 def run(
     task: Task,
     command: str,
     *,
-    changes: bool = False,
+    ok_codes: Iterable[int] = (0,),
+    timeout: float = DEFAULT_TIMEOUT,
+) -> CommandResult:
+    """Run one read-only command on the task's host (a fact, a wait, a test).
+
+    A status outside ``ok_codes`` raises :class:`CommandFailed` carrying stdout,
+    stderr and the status.
+    """
+    (result,) = _execute(task, [command], timeout)
+    _record(result)
+    if result.exit_status not in set(ok_codes):
+        raise CommandFailed(result)
+    return result
+
+
+def change(
+    task: Task,
+    command: str,
+    *,
     ok_codes: Iterable[int] = (0,),
     timeout: float = DEFAULT_TIMEOUT,
     display: str | None = None,
     stdin: str | None = None,
 ) -> CommandResult:
-    """Run one shell command line on the task's host.
+    """Run one command that changes the node. Never in a dry run (ChangeInDryRun).
 
-    ``changes`` marks a command that modifies the node: in a dry run it is
-    recorded as predicted and not executed. A status outside ``ok_codes``
-    raises :class:`CommandFailed` carrying stdout, stderr and the status.
-    ``display`` replaces the command text in the journal (e.g. for a file
-    upload whose command line would be a base64 blob). ``stdin`` is fed to the
-    command (a password prompt, say); it is never journalled or shown.
+    ``display`` replaces the command text in the journal (e.g. for a file upload
+    whose command line would be a base64 blob). ``stdin`` is fed to the command
+    (a password prompt, say); it is never journalled or shown.
     """
-    shown = display or command
-    if changes and task.is_dry_run():
-        return _record(CommandResult(task.host.name, shown, "", "", 0, 0.0, predicted=True))
+    if task.is_dry_run():
+        raise ChangeInDryRun(f"{task.host.name}: `{display or command}` reached in a dry run")
     (result,) = _execute(task, [command], timeout, stdin)
     if display is not None:
         result = CommandResult(
-            result.host, shown, result.stdout, result.stderr, result.exit_status, result.duration
+            result.host, display, result.stdout, result.stderr, result.exit_status,
+            result.duration,
         )
     _record(result)
     if result.exit_status not in set(ok_codes):
         raise CommandFailed(result)
     return result
+
+
+def record_prediction(host: str, text: str) -> None:
+    """Journal a change a dry run would make (nothing is run)."""
+    _record(CommandResult(host, text, "", "", 0, 0.0, predicted=True))
 
 
 def run_many(
@@ -412,10 +439,7 @@ def reboot_and_wait(
     still on its way down is not mistaken for one that has come back.
     """
     before = run(task, BOOT_ID).stdout.strip()
-    run(task, "nohup sh -c 'sleep 1; reboot' >/dev/null 2>&1 &", changes=True,
-        display="reboot")
-    if task.is_dry_run():
-        return before
+    change(task, "nohup sh -c 'sleep 1; reboot' >/dev/null 2>&1 &", display="reboot")
     _forget_connection(task)
     began = time.monotonic()
     while time.monotonic() - began < timeout:

@@ -1,100 +1,108 @@
-"""The guide's "Ubuntu - Base configuration": network, names, hostname, NTP."""
+"""The guide's "Ubuntu - Base configuration": network, names, hostname, NTP.
+
+Each step reads its facts, makes a pure plan (``plan_*``) and leaves applying it to
+:func:`runbook.plan.planned`.
+"""
 
 from __future__ import annotations
 
-from nornir.core.task import Result, Task
-
 from runbook import remote
+from runbook.facts.packages import missing, packages
+from runbook.facts.system import HOSTNAME, file_content, service_running
 from runbook.inventory import NodeSettings
 from runbook.parsers import parse_interfaces
-from runbook.tasks.files import ensure_file, read_file, render
-from runbook.tasks.packages import ensure_packages
+from runbook.plan import (
+    Action,
+    InstallPackages,
+    NodeReader,
+    Plan,
+    RunCommand,
+    plan_of,
+    planned,
+    write_file,
+)
+from runbook.tasks.files import render
 
 INTERFACES = "/etc/network/interfaces"
 HOSTS = "/etc/hosts"
-HOSTNAME = "/etc/hostname"
+HOSTNAME_FILE = "/etc/hostname"
 NTP_CONF = "/etc/ntp.conf"
 
 
-def settings(task: Task) -> NodeSettings:
-    node: NodeSettings = task.host.data["settings"]
-    return node
-
-
-def cluster_nodes(task: Task) -> list[NodeSettings]:
-    """Both nodes' settings, in inventory order (for files identical on both nodes)."""
-    nodes: list[NodeSettings] = task.host.data["cluster_nodes"]
-    return nodes
-
-
-def configure_interfaces(task: Task) -> Result:
-    """Static eth0 (LAN) and eth1 (crossover) in /etc/network/interfaces, then apply them.
-
-    Only interfaces whose stanza changed are restarted (``ifdown``/``ifup``), so a
-    re-run touches nothing and the LAN is not bounced for a crossover change.
-    """
-    node = settings(task)
+def plan_interfaces(current: str | None, node: NodeSettings) -> Plan:
+    """Static eth0 (LAN) and eth1 (crossover); restart only the interfaces whose stanza changed,
+    so a re-run touches nothing and the LAN is not bounced for a crossover change."""
     wanted = render("interfaces.j2", lan=node.lan, crossover=node.crossover)
-    before = parse_interfaces(read_file(task, INTERFACES) or "")
-    change = ensure_file(task, INTERFACES, wanted)
-    if not change.changed:
-        return Result(host=task.host, result=f"{INTERFACES} already matches the inventory")
-    after = parse_interfaces(wanted)
-    bounced = [name for name in (node.lan.name, node.crossover.name)
-               if before.get(name) != after.get(name)]
-    for name in bounced:
-        quoted = remote.quote(name)
-        remote.run(task, f"ifdown --force {quoted} 2>/dev/null; ifup {quoted}", changes=True)
-    return Result(host=task.host, changed=True, diff=change.diff,
-                  result=f"wrote {INTERFACES}; restarted {', '.join(bounced) or 'nothing'}")
+    write = write_file(INTERFACES, current, wanted)
+    if not write:
+        return plan_of(notes=[f"{INTERFACES} already matches the inventory"])
+    before, after = parse_interfaces(current or ""), parse_interfaces(wanted)
+    restarts: list[Action] = [
+        RunCommand(f"ifdown --force {remote.quote(name)} 2>/dev/null; ifup {remote.quote(name)}",
+                   done=f"restarted {name}")
+        for name in (node.lan.name, node.crossover.name) if before.get(name) != after.get(name)
+    ]
+    return plan_of([*write, *restarts])
 
 
-def configure_hosts(task: Task) -> Result:
+def plan_hosts(current: str | None, node: NodeSettings, nodes: list[NodeSettings]) -> Plan:
     """/etc/hosts naming both nodes (FQDN and short name) and both crossover names."""
-    node = settings(task)
-    wanted = render("hosts.j2", node=node, nodes=cluster_nodes(task))
-    change = ensure_file(task, HOSTS, wanted)
-    if not change.changed:
-        return Result(host=task.host, result=f"{HOSTS} already names both nodes")
-    return Result(host=task.host, changed=True, diff=change.diff, result=f"wrote {HOSTS}")
+    wanted = render("hosts.j2", node=node, nodes=nodes)
+    return plan_of(write_file(HOSTS, current, wanted),
+                   notes=[f"{HOSTS} already names both nodes"])
 
 
-def set_hostname(task: Task) -> Result:
+def plan_hostname(file: str | None, running: str, fqdn: str) -> Plan:
     """/etc/hostname holds the FQDN, and the running hostname is the FQDN now (no reboot)."""
-    node = settings(task)
-    change = ensure_file(task, HOSTNAME, node.fqdn + "\n")
-    running = remote.run(task, "hostname").stdout.strip()
-    applied = running != node.fqdn
-    if applied:
-        remote.run(task, remote.quote("hostname", node.fqdn), changes=True)
-    if not change.changed and not applied:
-        return Result(host=task.host, result=f"hostname is already {node.fqdn}")
-    done = [f"wrote {HOSTNAME}"] if change.changed else []
-    if applied:
-        done.append(f"running hostname {running} -> {node.fqdn}")
-    return Result(host=task.host, changed=True, diff=change.diff, result="; ".join(done))
+    actions = write_file(HOSTNAME_FILE, file, fqdn + "\n")
+    if running != fqdn:
+        actions.append(RunCommand(remote.quote("hostname", fqdn),
+                                  done=f"running hostname {running} -> {fqdn}"))
+    return plan_of(actions, notes=[f"hostname is already {fqdn}"])
 
 
-def install_ntp(task: Task) -> Result:
-    """NTP installed, its servers from the inventory, and ntpd running."""
-    node = settings(task)
-    done: list[str] = []
-    installed = not ensure_packages(task, ["ntp"])
-    if not installed:
-        done.append("installed ntp")
-    change = ensure_file(task, NTP_CONF, render("ntp.conf.j2", ntp_servers=node.ntp_servers))
-    if change.changed:
-        done.append(f"wrote {NTP_CONF}")
-    # After a real install the package has started ntpd; in a dry run it has not.
-    running = (installed or not task.is_dry_run()) and remote.run(
-        task, "/etc/init.d/ntp status", ok_codes=range(256)
-    ).ok
-    if not running:
-        remote.run(task, "/etc/init.d/ntp start", changes=True)
-        done.append("started ntp")
-    elif change.changed:
-        remote.run(task, "/etc/init.d/ntp restart", changes=True)
-        done.append("restarted ntp")
-    if not done:
-        return Result(host=task.host, result="ntp already installed, configured and running")
-    return Result(host=task.host, changed=True, diff=change.diff, result="; ".join(done))
+def plan_ntp(installed: bool, conf: str | None, running: bool, servers: tuple[str, ...]) -> Plan:
+    """NTP installed, its servers from the inventory, ntpd running (restarted on a new conf).
+
+    Installing starts ntpd with the package's own ntp.conf, so a fresh install always
+    writes the conf and restarts.
+    """
+    actions: list[Action] = [] if installed else [InstallPackages(("ntp",))]
+    write = write_file(NTP_CONF, conf, render("ntp.conf.j2", ntp_servers=servers))
+    actions += write
+    if write and (running or not installed):
+        actions.append(RunCommand("/etc/init.d/ntp restart", done="restarted ntp"))
+    elif not running and installed:
+        actions.append(RunCommand("/etc/init.d/ntp start", done="started ntp"))
+    return plan_of(actions, notes=["ntp already installed, configured and running"])
+
+
+def interfaces(node: NodeReader) -> Plan:
+    current = node.facts(file_content(INTERFACES)).get(file_content(INTERFACES))
+    return plan_interfaces(current, node.settings)
+
+
+def hosts(node: NodeReader) -> Plan:
+    current = node.facts(file_content(HOSTS)).get(file_content(HOSTS))
+    return plan_hosts(current, node.settings, node.context.nodes)
+
+
+def hostname(node: NodeReader) -> Plan:
+    facts = node.facts(file_content(HOSTNAME_FILE), HOSTNAME)
+    return plan_hostname(facts.get(file_content(HOSTNAME_FILE)), facts.get(HOSTNAME),
+                         node.settings.fqdn)
+
+
+def ntp(node: NodeReader) -> Plan:
+    status = service_running("ntp")
+    facts = node.facts(packages(["ntp"]), file_content(NTP_CONF), status)
+    installed = not missing(facts.get(packages(["ntp"])), ["ntp"])
+    running = installed and facts.get(status)  # no init script before the install
+    return plan_ntp(installed, facts.get(file_content(NTP_CONF)), running,
+                    node.settings.ntp_servers)
+
+
+configure_interfaces = planned(interfaces)
+configure_hosts = planned(hosts)
+set_hostname = planned(hostname)
+install_ntp = planned(ntp)

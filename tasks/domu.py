@@ -1,152 +1,165 @@
 """The guide's "Using XEN-tools to install DomU", and the same disk layout on the peer.
 
-Steps share what they learn through ``host.data`` across the step barrier: the
-placement step records where each DomU runs on every node, the image step
+Steps share what they learn through the run context (runbook.context) across the step
+barrier: the placement step records where each DomU runs on every node, the image step
 records the home node's LV sizes, and the peer step reads them from there.
+xen-create-image 3.8 exits 0 on most failures, so an image counts as created only when
+its LVs and cfg are read back.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from nornir.core.task import Result, Task
-
-from runbook import progress, remote
+from runbook import remote
 from runbook.engine import Refused, StepFailed
-from runbook.inventory import ClusterInventory, DomU, InventoryError, size_to_mib
-from runbook.parsers.lvm import mib, parse_report, report_command
-from runbook.parsers.xen import parse_xm_list, running
-from runbook.tasks.base import settings
+from runbook.facts import FactFailed, Facts
+from runbook.facts.domu import (
+    MARKER_DIR,
+    Placement,
+    cfg_path,
+    first_boot_marker,
+    lv_names,
+    placement,
+    placement_facts,
+)
+from runbook.facts.lvm import LVS, lv_sizes
+from runbook.facts.packages import missing, packages
+from runbook.facts.system import UNAME_R, ping
+from runbook.facts.xen import XM_LIST, xm_listed
+from runbook.inventory import DomU, InventoryError, size_to_mib
+from runbook.plan import NodeChanger, NodeReader, Plan, plan_of, planned, unmet
 
-LV_FIELDS = ["lv_name", "vg_name", "lv_size"]
-MARKER_DIR = "/var/lib/runbook"
 BOOT_WAIT_S = 60.0
 
 
-def cluster(task: Task) -> ClusterInventory:
-    inv: ClusterInventory = task.host.data["cluster"]
-    return inv
-
-
-def vg_name(task: Task) -> str:
-    tools = settings(task).xen_tools
+def vg_name(node: NodeReader) -> str:
+    tools = node.settings.xen_tools
     if tools is None:
         raise Refused("the inventory has no xen_tools settings for this host")
     return tools.lvm
 
 
-def lv_names(domu: DomU) -> tuple[str, str]:
-    return f"{domu.name}-disk", f"{domu.name}-swap"
+def read_placement(node: NodeReader) -> tuple[Placement, list[str]]:
+    """This node's placement, and what a dry run had to predict (before Xen or LVM exist)."""
+    domus = node.context.cluster.domus
+    suffix = node.settings.xen.kernel_suffix if node.settings.xen else "-xen"
+    facts = node.facts(*placement_facts(domus), UNAME_R, packages(["lvm2"]))
+    return placement_from(facts, domus, vg_name(node), suffix, node.dry_run)
 
 
-def cfg_path(domu: DomU) -> str:
-    return f"/etc/xen/{domu.name}.cfg"
+def placement_from(facts: Facts, domus: tuple[DomU, ...], vg: str, xen_suffix: str,
+                   dry_run: bool) -> tuple[Placement, list[str]]:
+    """`xm list` must answer on the Xen kernel; off it (before 02-xen's reboot) only a dry
+    run may go on, predicting that no DomU runs. The same for LVs before lvm2 is installed."""
+    predictions = []
+    try:
+        where = placement(facts, domus, vg) if not missing(
+            facts.get(packages(["lvm2"])), ["lvm2"]) else None
+    except FactFailed as exc:
+        if exc.name != XM_LIST.name or facts.get(UNAME_R).endswith(xen_suffix):
+            raise
+        where = None
+    if where is None:
+        if not facts.get(UNAME_R).endswith(xen_suffix):
+            predictions.append(unmet(dry_run, f"not running the Xen kernel ({facts.get(UNAME_R)})",
+                                     "no DomU runs here"))
+        if missing(facts.get(packages(["lvm2"])), ["lvm2"]):
+            predictions.append(unmet(dry_run, "lvm2 is not installed", "no LV exists here"))
+        where = Placement.empty()
+    return where, predictions
 
 
-@dataclass(frozen=True)
-class Placement:
-    """What one node has of the DomUs: which run there, their LVs and cfg files."""
+def find(node: NodeReader) -> Plan:
+    """Where each DomU runs and which of its LVs and cfg files exist, on every node."""
+    where, predictions = read_placement(node)
+    node.context.placements[node.name] = where
+    names = ", ".join(sorted(where.running)) or "no DomU"
+    return plan_of(notes=[f"{names} running here"], predictions=predictions)
 
-    running: frozenset[str]
-    lvs: dict[str, float]  # LV name -> size in MiB, in the DomUs' volume group
-    cfgs: frozenset[str]  # DomU names with /etc/xen/NAME.cfg
+
+def own_domus(node: NodeReader) -> list[DomU]:
+    return [d for d in node.context.cluster.domus if d.home == node.name]
 
 
-def read_placement(task: Task) -> Placement:
-    domus = cluster(task).domus
-    vg = vg_name(task)
-    cfg_tests = " ".join(f"[ -e {remote.quote(cfg_path(d))} ] && echo {d.name};" for d in domus)
-    facts = remote.run_many(task, {
-        "xm list": "xm list",
-        "lvs": report_command("lvs", LV_FIELDS, remote.quote(vg)),
-        "cfgs": cfg_tests or "true",
-    })
-    if not facts["xm list"].ok and not task.is_dry_run():
-        raise StepFailed(f"`xm list` failed: {facts['xm list'].stderr.strip()} (is Xen running?)")
-    # A dry run before 02-xen has run: no xm yet, so no DomU can be running.
-    rows = parse_report(facts["lvs"].stdout, LV_FIELDS) if facts["lvs"].ok else []
-    return Placement(
-        running=frozenset(running(parse_xm_list(facts["xm list"].stdout)))
-        if facts["xm list"].ok else frozenset(),
-        lvs={row["lv_name"]: mib(row["lv_size"]) for row in rows},
-        cfgs=frozenset(facts["cfgs"].stdout.split()),
+def create_command(domu: DomU, vg: str) -> str:
+    return remote.quote(
+        "xen-create-image", f"--hostname={domu.name}", f"--ip={domu.ip}",
+        f"--memory={domu.memory}", f"--size={domu.size}", f"--swap={domu.swap}",
+        f"--dist={domu.dist}", f"--lvm={vg}",
     )
 
 
-def peer_placement(task: Task) -> Placement | None:
-    peer = task.nornir.inventory.hosts.get(settings(task).peer)
-    found = peer.data.get("placement") if peer is not None else None
-    return found if isinstance(found, Placement) else None
+@dataclass(frozen=True)
+class CreateImage:
+    """xen-create-image (root password on stdin), judged by the LVs and cfg it leaves."""
+
+    domu: DomU
+    vg: str
+    password: str = field(repr=False, compare=False)
+
+    def describe(self) -> str:
+        return f"run: {create_command(self.domu, self.vg)} (root password on stdin)"
+
+    def apply(self, node: NodeChanger) -> str:
+        node.note(f"xen-create-image {self.domu.name} (takes a while)")
+        node.change(create_command(self.domu, self.vg), timeout=3600,
+                    stdin=f"{self.password}\n{self.password}\n")
+        after = placement(node.facts(*placement_facts((self.domu,))), (self.domu,), self.vg)
+        disk, swap = lv_names(self.domu)
+        left = [lv for lv in (disk, swap) if lv not in after.lvs]
+        left += [cfg_path(self.domu)] if self.domu.name not in after.cfgs else []
+        if left:
+            raise StepFailed(f"xen-create-image {self.domu.name} ran but {', '.join(left)} "
+                             "do(es) not exist (see its output and /var/log/xen-tools/)")
+        node.context.home_lvs.setdefault(node.name, {}).update(
+            {lv: after.lvs[lv] for lv in (disk, swap)})
+        return f"{self.domu.name}: created with xen-create-image ({disk}, {swap}, " \
+               f"{cfg_path(self.domu)})"
 
 
-def find_domus(task: Task) -> Result:
-    """Where each DomU runs and which of its LVs and cfg files exist, on every node."""
-    placement = read_placement(task)
-    task.host.data["placement"] = placement
-    names = ", ".join(sorted(placement.running)) or "no DomU"
-    return Result(host=task.host, result=f"{names} running here")
-
-
-def refuse_if_running_on_peer(task: Task, domu: DomU) -> None:
-    peer = peer_placement(task)
-    if peer is None:
-        raise Refused(f"cannot tell whether {domu.name} runs on {settings(task).peer} "
-                      f"(no placement from it); not starting {domu.name}")
-    if domu.name in peer.running:
-        raise Refused(f"{domu.name} is running on {settings(task).peer}: starting it here too "
-                      "would run it twice on the same disks. Shut it down there first")
-
-
-def own_domus(task: Task) -> list[DomU]:
-    return [d for d in cluster(task).domus if d.home == task.host.name]
-
-
-def create_image(task: Task, domu: DomU, placement: Placement) -> str:
+def plan_image(domu: DomU, here: Placement, peer: Placement | None, peer_name: str, vg: str,
+               password: str) -> Plan:
     """xen-create-image for one DomU; refuses to overwrite LVs or a cfg left from before."""
     disk, swap = lv_names(domu)
-    present = [lv for lv in (disk, swap) if lv in placement.lvs]
-    has_cfg = domu.name in placement.cfgs
+    present = [lv for lv in (disk, swap) if lv in here.lvs]
+    has_cfg = domu.name in here.cfgs
     if len(present) == 2 and has_cfg:
-        return f"{domu.name}: image already created ({disk}, {swap}, {cfg_path(domu)})"
+        return plan_of(notes=[f"{domu.name}: image already created ({disk}, {swap}, "
+                              f"{cfg_path(domu)})"])
     if present or has_cfg:
         left = [*present, *([cfg_path(domu)] if has_cfg else [])]
         raise Refused(f"{domu.name}: {', '.join(left)} already exist(s) without the rest of the "
                       "image (an earlier xen-create-image stopped halfway?). They may hold data: "
                       "inspect them and remove them by hand (lvremove) before running again")
-    peer = peer_placement(task)
     if peer is not None and domu.name in peer.running:
-        raise Refused(f"{domu.name} is running on {settings(task).peer} but has no image here")
-    command = remote.quote(
-        "xen-create-image", f"--hostname={domu.name}", f"--ip={domu.ip}",
-        f"--memory={domu.memory}", f"--size={domu.size}", f"--swap={domu.swap}",
-        f"--dist={domu.dist}", f"--lvm={vg_name(task)}",
-    )
-    password = None
-    if not task.is_dry_run():
+        raise Refused(f"{domu.name} is running on {peer_name} but has no image here")
+    return plan_of([CreateImage(domu, vg, password)])
+
+
+def images(node: NodeReader) -> Plan:
+    """On each DomU's home node only: xen-create-image; record the LV sizes it has."""
+    mine = own_domus(node)
+    if not mine:
+        return plan_of(notes=["no DomU has this node as home"])
+    here = node.context.placements.get(node.name)
+    predictions: list[str] = []
+    if here is None:
+        here, predictions = read_placement(node)
+    peer = node.context.placements.get(node.peer)
+    vg = vg_name(node)
+    plan = plan_of(predictions=predictions)
+    for domu in mine:
         try:
-            password = domu.password(cluster(task).folder)
+            password = domu.password(node.context.cluster.folder)
         except InventoryError as exc:
             raise StepFailed(str(exc)) from None
-        remote.register_secret(task.host.name, password)
-    progress.note(task.host.name, f"xen-create-image {domu.name} (takes a while)")
-    remote.run(task, command, changes=True, timeout=3600,
-               stdin=f"{password}\n{password}\n" if password else None)
-    return f"{domu.name}: created with xen-create-image ({disk}, {swap}, {cfg_path(domu)})"
-
-
-def create_images(task: Task) -> Result:
-    """On each DomU's home node only: xen-create-image, then record its LV sizes."""
-    placement = task.host.data.get("placement") or read_placement(task)
-    done = [create_image(task, domu, placement) for domu in own_domus(task)]
-    after = read_placement(task) if not task.is_dry_run() else placement
-    task.host.data["home_lvs"] = {
-        lv: size for d in own_domus(task) for lv in lv_names(d) if (size := after.lvs.get(lv))
-    }
-    if not done:
-        return Result(host=task.host, result="no DomU has this node as home")
-    changed = any("created with" in line for line in done)
-    return Result(host=task.host, changed=changed, result="; ".join(done))
+        node.secret(password)
+        plan += plan_image(domu, here, peer, node.peer, vg, password)
+    node.context.home_lvs[node.name] = {
+        lv: size for d in mine for lv in lv_names(d) if (size := here.lvs.get(lv)) is not None}
+    return plan
 
 
 def predicted_sizes(domu: DomU) -> dict[str, float]:
@@ -154,73 +167,130 @@ def predicted_sizes(domu: DomU) -> dict[str, float]:
     return {disk: float(size_to_mib(domu.size)), swap: float(size_to_mib(domu.swap))}
 
 
-def replicate_lvs(task: Task) -> Result:
+@dataclass(frozen=True)
+class CreateLV:
+    """lvcreate of an exact size, judged by the size `lvs` shows afterwards."""
+
+    name: str
+    vg: str
+    size_mib: float
+
+    @property
+    def command(self) -> str:
+        return remote.quote("lvcreate", "-L", f"{self.size_mib:g}m", "-n", self.name, self.vg)
+
+    def describe(self) -> str:
+        return f"run: {self.command}"
+
+    def apply(self, node: NodeChanger) -> str:
+        node.change(self.command)
+        have = lv_sizes(node.facts(LVS).get(LVS), self.vg).get(self.name)
+        if have != self.size_mib:
+            raise StepFailed(f"after lvcreate {self.name} has {have} MiB, not {self.size_mib:g}")
+        return f"created {self.name} ({self.size_mib:g} MiB)"
+
+
+def plan_peer_lvs(domus: tuple[DomU, ...], here_name: str, here: Placement,
+                  home_lvs: dict[str, dict[str, float]], vg: str, dry_run: bool) -> Plan:
     """On the peer: LVs of exactly the home node's sizes (read from its LVs, not guessed)."""
-    placement = read_placement(task)
-    vg = vg_name(task)
-    done = []
-    for domu in cluster(task).domus:
-        if domu.home == task.host.name:
+    actions, notes, predictions = [], [], []
+    for domu in domus:
+        if domu.home == here_name:
             continue
-        home = task.nornir.inventory.hosts.get(domu.home)
-        sizes = home.data.get("home_lvs", {}) if home is not None else {}
+        sizes = home_lvs.get(domu.home, {})
         wanted = {lv: sizes[lv] for lv in lv_names(domu) if lv in sizes}
         if len(wanted) < 2:
-            if not task.is_dry_run():
-                raise StepFailed(f"{domu.home} did not report the sizes of {domu.name}'s LVs")
-            wanted = predicted_sizes(domu)  # dry run: the image is not created yet
+            wanted = predicted_sizes(domu)  # the image is not created yet: a dry run
+            predictions.append(unmet(dry_run, f"{domu.home} did not report the sizes of "
+                                     f"{domu.name}'s LVs", f"{domu.size} and {domu.swap}"))
         for lv, size in wanted.items():
-            have = placement.lvs.get(lv)
+            have = here.lvs.get(lv)
             if have == size:
-                done.append(f"{lv} already {size:g} MiB")
-                continue
-            if have is not None:
+                notes.append(f"{lv} already {size:g} MiB")
+            elif have is not None:
                 raise Refused(f"{lv} exists here with {have:g} MiB but {domu.home} has "
                               f"{size:g} MiB; not resizing a volume that may hold data")
-            remote.run(task, remote.quote("lvcreate", "-L", f"{size:g}m", "-n", lv, vg),
-                       changes=True)
-            done.append(f"created {lv} ({size:g} MiB)")
-    if not done:
-        return Result(host=task.host, result="every DomU has this node as home")
-    return Result(host=task.host, changed=any(x.startswith("created") for x in done),
-                  result="; ".join(done))
+            else:
+                actions.append(CreateLV(lv, vg, size))
+    if not actions and not notes:
+        notes.append("every DomU has this node as home")
+    return plan_of(actions, notes=notes, predictions=predictions)
 
 
-def wait_for_domain(task: Task, name: str, present: bool, timeout: float) -> None:
+def peer_lvs(node: NodeReader) -> Plan:
+    here, predictions = read_placement(node)
+    plan = plan_peer_lvs(node.context.cluster.domus, node.name, here, node.context.home_lvs,
+                         vg_name(node), node.dry_run)
+    return plan + plan_of(predictions=predictions)
+
+
+@dataclass(frozen=True)
+class BootTest:
+    """The guide's first boot: xm create, seen in xm list, answers ping, xm shutdown."""
+
+    domu: DomU
+
+    @property
+    def marker(self) -> str:
+        return f"{MARKER_DIR}/first-boot-{self.domu.name}"
+
+    def describe(self) -> str:
+        return (f"boot test: xm create {cfg_path(self.domu)}, ping {self.domu.ip}, "
+                f"xm shutdown -w {self.domu.name}")
+
+    def apply(self, node: NodeChanger) -> str:
+        node.note(f"first boot of {self.domu.name}")
+        node.change(remote.quote("xm", "create", cfg_path(self.domu)))
+        wait_for_domain(node, self.domu.name, True, BOOT_WAIT_S)
+        answer = node.facts(ping(str(self.domu.ip))).get(ping(str(self.domu.ip)))
+        node.change(remote.quote("xm", "shutdown", "-w", self.domu.name), timeout=120)
+        if answer.received == 0:
+            raise StepFailed(f"{self.domu.name} started but did not answer ping at {self.domu.ip}")
+        node.change(f"mkdir -p {MARKER_DIR} && touch {remote.quote(self.marker)}")
+        return f"{self.domu.name}: started, answered ping at {self.domu.ip}, shut down"
+
+
+def wait_for_domain(node: NodeReader, name: str, present: bool, timeout: float) -> None:
     began = time.monotonic()
     while time.monotonic() - began < timeout:
-        listed = remote.run(task, remote.quote("xm", "list", name), ok_codes=(0, 1))
-        if listed.ok == present:
+        if node.facts(xm_listed(name)).get(xm_listed(name)) == present:
             return
         time.sleep(0.5)
     state = "start" if present else "stop"
     raise StepFailed(f"{name} did not {state} within {timeout:.0f}s")
 
 
-def first_boot(task: Task, domu: DomU) -> str:
-    marker = f"{MARKER_DIR}/first-boot-{domu.name}"
-    if remote.run(task, remote.quote("test", "-e", marker), ok_codes=(0, 1)).ok:
-        return f"{domu.name}: first boot already passed"
-    refuse_if_running_on_peer(task, domu)
-    placement = task.host.data.get("placement")
-    if isinstance(placement, Placement) and domu.name in placement.running:
+def plan_first_boot(domu: DomU, passed: bool, here: Placement | None, peer: Placement | None,
+                    peer_name: str) -> Plan:
+    """Boot test once per DomU; never start one that runs on the other node (or here)."""
+    if passed:
+        return plan_of(notes=[f"{domu.name}: first boot already passed"])
+    if peer is None:
+        raise Refused(f"cannot tell whether {domu.name} runs on {peer_name} "
+                      f"(no placement from it); not starting {domu.name}")
+    if domu.name in peer.running:
+        raise Refused(f"{domu.name} is running on {peer_name}: starting it here too "
+                      "would run it twice on the same disks. Shut it down there first")
+    if here is not None and domu.name in here.running:
         raise Refused(f"{domu.name} is already running here; the first-boot test starts it "
                       "from scratch: shut it down first")
-    progress.note(task.host.name, f"first boot of {domu.name}")
-    remote.run(task, remote.quote("xm", "create", cfg_path(domu)), changes=True)
-    if not task.is_dry_run():
-        wait_for_domain(task, domu.name, True, BOOT_WAIT_S)
-        remote.run(task, remote.quote("ping", "-c", "3", "-W", "2", str(domu.ip)),
-                   ok_codes=(0,), timeout=30)
-    remote.run(task, remote.quote("xm", "shutdown", "-w", domu.name), changes=True, timeout=120)
-    remote.run(task, f"mkdir -p {MARKER_DIR} && touch {remote.quote(marker)}", changes=True)
-    return f"{domu.name}: started, answered ping at {domu.ip}, shut down"
+    return plan_of([BootTest(domu)])
 
 
-def first_boot_test(task: Task) -> Result:
-    """The guide's test: xm create NAME.cfg, see it in xm list (and on the LAN), shut it down."""
-    done = [first_boot(task, domu) for domu in own_domus(task)]
-    if not done:
-        return Result(host=task.host, result="no DomU has this node as home")
-    changed = any(line.endswith("shut down") for line in done)
-    return Result(host=task.host, changed=changed, result="; ".join(done))
+def first_boot(node: NodeReader) -> Plan:
+    mine = own_domus(node)
+    if not mine:
+        return plan_of(notes=["no DomU has this node as home"])
+    facts = node.facts(*(first_boot_marker(d) for d in mine))
+    plan = plan_of()
+    for domu in mine:
+        plan += plan_first_boot(domu, facts.get(first_boot_marker(domu)),
+                                node.context.placements.get(node.name),
+                                node.context.placements.get(node.peer), node.peer)
+    return plan
+
+
+find_domus = planned(find)
+create_images = planned(images)
+replicate_lvs = planned(peer_lvs)
+first_boot_test = planned(first_boot)

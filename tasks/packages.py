@@ -1,42 +1,20 @@
-"""Debian packages: ask dpkg what is installed, install only what is missing."""
+"""Debian packages: install only what dpkg does not list as installed."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from nornir.core.task import Task
-
-from runbook import remote
-
-
-def installed_packages(dpkg_output: str) -> set[str]:
-    """Package names that :func:`query_command` reports as ``install ok installed``."""
-    found = set()
-    for line in dpkg_output.splitlines():
-        name, _, status = line.partition("\t")
-        if status.strip() == "install ok installed":
-            found.add(name.strip())
-    return found
+from runbook.facts import Facts
+from runbook.facts.packages import missing, packages
+from runbook.plan import Action, InstallPackages, NodeReader, Plan, plan_of
 
 
-def query_command(names: Sequence[str]) -> str:
-    return "dpkg-query -W -f='${Package}\\t${Status}\\n' " + remote.quote(*names)
+def install_actions(facts: Facts, names: Sequence[str]) -> list[Action]:
+    """apt-get install of the packages that are missing; nothing when all are installed."""
+    absent = missing(facts.get(packages(names)), names)
+    return [InstallPackages(tuple(absent))] if absent else []
 
 
-def missing_packages(task: Task, names: Sequence[str]) -> list[str]:
-    result = remote.run(task, query_command(names), ok_codes=(0, 1))
-    have = installed_packages(result.stdout)
-    return [name for name in names if name not in have]
-
-
-def ensure_packages(task: Task, names: Sequence[str]) -> list[str]:
-    """Install the packages that are missing (dry run: predicted); return their names."""
-    missing = missing_packages(task, names)
-    if missing:
-        remote.run(
-            task,
-            f"DEBIAN_FRONTEND=noninteractive apt-get install -y -q {remote.quote(*missing)}",
-            changes=True,
-            timeout=900,
-        )
-    return missing
+def plan_packages(node: NodeReader, names: Sequence[str]) -> Plan:
+    actions = install_actions(node.facts(packages(names)), names)
+    return plan_of(actions, notes=[f"already installed: {', '.join(names)}"])

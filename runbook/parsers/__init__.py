@@ -91,18 +91,33 @@ def parse_ping(text: str) -> PingSummary:
     )
 
 
-def parse_dpkg_status(text: str) -> tuple[str, str] | None:
-    """``dpkg-query -W -f='${Status}\\t${Version}'`` -> (status, version) or None if unknown."""
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    if not line:
-        return None
-    status, _, version = line.partition("\t")
-    return status.strip(), version.strip()
+DPKG_FORMAT = "${Package}\\t${Status}\\t${Version}\\n"
 
 
-def package_installed(text: str) -> bool:
-    parsed = parse_dpkg_status(text)
-    return parsed is not None and parsed[0] == "install ok installed"
+@dataclass(frozen=True)
+class PackageState:
+    status: str  # dpkg's "want flag status", e.g. "install ok installed"
+    version: str
+
+    @property
+    def installed(self) -> bool:
+        return self.status == "install ok installed"
+
+
+def parse_dpkg_packages(text: str) -> dict[str, PackageState]:
+    """``dpkg-query -W -f='${Package}\\t${Status}\\t${Version}\\n' NAME...`` by package name.
+
+    A package dpkg has never heard of is absent (dpkg-query says so on stderr and exits 1).
+    """
+    found: dict[str, PackageState] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) != 3 or not fields[0].strip():
+            raise ValueError(f"not a dpkg-query line: {line!r}")
+        found[fields[0].strip()] = PackageState(fields[1].strip(), fields[2].strip())
+    return found
 
 
 def parse_ntp_servers(conf: str) -> list[str]:

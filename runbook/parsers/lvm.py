@@ -1,4 +1,4 @@
-"""LVM and block devices: `lvs`/`pvs`/`vgs` reports, `vgdisplay`, `blkid -o export`."""
+"""LVM and block devices: `lvs`/`pvs`/`vgs` reports, `vgdisplay`, `blkid`."""
 
 from __future__ import annotations
 
@@ -17,14 +17,19 @@ def report_command(tool: str, fields: list[str], *args: str) -> str:
 
 
 def parse_report(text: str, fields: list[str]) -> list[dict[str, str]]:
-    """Rows of a :func:`report_command` report as dicts keyed by field name."""
+    """Rows of a :func:`report_command` report as dicts keyed by field name.
+
+    A row with another number of fields is not this report: ValueError, never a silent skip
+    (lvm2's messages such as "No volume groups found" go to stderr, not here).
+    """
     rows = []
     for line in text.splitlines():
         if not line.strip():
             continue
         values = [v.strip() for v in line.strip().split(SEPARATOR)]
-        if len(values) == len(fields):
-            rows.append(dict(zip(fields, values, strict=True)))
+        if len(values) != len(fields):
+            raise ValueError(f"expected {len(fields)} fields ({','.join(fields)}): {line!r}")
+        rows.append(dict(zip(fields, values, strict=True)))
     return rows
 
 
@@ -52,11 +57,22 @@ def parse_display(text: str) -> dict[str, str]:
     return values
 
 
-def parse_blkid_export(text: str) -> dict[str, str]:
-    """`blkid -p -o export DEV`: KEY=value lines (TYPE, UUID, ...); empty when no signature."""
-    values = {}
+_TAG = re.compile(r'(?P<key>[A-Z_]+)="(?P<value>(?:[^"\\]|\\.)*)"')
+
+
+def parse_blkid(text: str, device: str) -> dict[str, str]:
+    """``blkid -c /dev/null DEVICE`` (e2fsprogs 1.40.8 and util-linux alike): its tags.
+
+    The one line reads ``DEVICE: UUID="..." TYPE="ext3"``; blkid prints nothing (exit 2)
+    when the device holds no signature it knows, which is an empty dict here.
+    """
+    tags: dict[str, str] = {}
     for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep and key.strip().isupper():
-            values[key.strip()] = value.strip().strip('"')
-    return values
+        if not line.strip():
+            continue
+        name, sep, rest = line.partition(": ")
+        if not sep or name.strip() != device:
+            raise ValueError(f"not a blkid line for {device}: {line!r}")
+        for match in _TAG.finditer(rest):
+            tags[match["key"]] = match["value"]
+    return tags

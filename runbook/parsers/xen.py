@@ -18,21 +18,31 @@ class Domain:
 
 
 def parse_xm_list(text: str) -> list[Domain]:
-    """`xm list` / `xl list`: one Domain per row, parsed by fields (column widths vary)."""
+    """`xm list` / `xl list`: one Domain per row, parsed by fields (column widths vary).
+
+    Anything but the heading and domain rows is not `xm list` output: ValueError.
+    """
     domains = []
+    heading = False
     for line in text.splitlines():
         words = line.split()
-        if len(words) < 4 or words[0] == "Name":
+        if not words:
+            continue
+        if words[0] == "Name" and "ID" in words:
+            heading = True
             continue
         name, middle, cpu = words[0], words[1:-1], words[-1]
         # A managed domain that is not running has no ID and a blank state.
         state = middle.pop() if middle and not middle[-1].isdigit() else ""
         numbers = [int(w) for w in middle if w.isdigit()]
-        if len(numbers) != len(middle) or len(numbers) not in (2, 3):
-            continue
+        if (not heading or len(numbers) != len(middle) or len(numbers) not in (2, 3)
+                or not re.fullmatch(r"[\d.]+", cpu)):
+            raise ValueError(f"not an `xm list` row: {line!r}")
         ident = numbers[0] if len(numbers) == 3 else None
         mem, vcpus = numbers[-2:]
         domains.append(Domain(name, ident, mem, vcpus, state, float(cpu)))
+    if not heading:
+        raise ValueError("no `xm list` heading (Name ID Mem VCPUs State Time(s))")
     return domains
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from nornir.core import Nornir
 
-from runbook import remote
+from runbook import context, remote
 from runbook.inventory import ClusterInventory, load_inventory, open_nornir
 from tests.unit.fakenode import FakeNode
 from tests.unit.fakeshell import FakeShell, attach
@@ -18,7 +18,7 @@ LAB_INVENTORY = Path(__file__).resolve().parents[2] / "inventory" / "lab"
 
 @pytest.fixture
 def cluster() -> ClusterInventory:
-    return load_inventory(LAB_INVENTORY)
+    return load_inventory(LAB_INVENTORY, require=("base", "xen", "lvm", "xen_tools", "domu"))
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def nr(cluster: ClusterInventory, fake_nodes: dict[str, FakeNode]) -> Iterator[N
     remote.reset()
     nornir = open_nornir(cluster)
     for name, host in nornir.inventory.hosts.items():
-        host.data["cluster_nodes"] = list(cluster.nodes.values())
         attach(host, FakeShell(fake_nodes[name]))
+    context.attach(nornir, cluster)
     yield nornir
     remote.reset()

@@ -1,8 +1,10 @@
-"""A fake dom0 for task tests: files, hostname, packages and services in memory.
+"""A fake dom0 for task tests: files, hostname, packages, services, Xen and LVM in memory.
 
 It answers the exact command lines the tasks send (through the remote helper's
 real framing, see fakeshell.py); an unknown command exits 127, so a task that
-starts sending something new fails its test until the fake learns it.
+starts sending something new fails its test until the fake learns it. It reads
+like Ubuntu 8.04: `xm` and the LVM tools exist only once their package is installed,
+and `blkid -c /dev/null DEV` prints nothing and exits 2 for a blank partition.
 """
 
 from __future__ import annotations
@@ -18,6 +20,20 @@ iface lo inet loopback
 auto eth0
 iface eth0 inet dhcp
 """
+MENU_LST = """default 0
+# kopt=root=/dev/sda1 ro
+# xenhopt=
+
+title Ubuntu 8.04, kernel 2.6.24-19-server
+kernel /boot/vmlinuz-2.6.24-19-server root=/dev/sda1 ro
+"""
+XEN_ENTRY = """title Xen 3.2 / Ubuntu 8.04, kernel 2.6.24-19-xen
+kernel /boot/xen-3.2-1-amd64.gz
+module /boot/vmlinuz-2.6.24-19-xen root=/dev/sda1 ro
+"""
+XM_HEADING = "Name                                        ID   Mem VCPUs      State   Time(s)\n"
+PARTITION = "/dev/sda3"
+GIB40 = 40 * 2**30
 
 
 @dataclass
@@ -27,6 +43,11 @@ class FakeNode:
     packages: set[str] = field(default_factory=set)
     running: set[str] = field(default_factory=set)
     log: list[str] = field(default_factory=list)  # commands that changed something
+    kernel: str = "2.6.24-19-server"
+    pvs: dict[str, str] = field(default_factory=dict)  # PV -> its VG ("" for none)
+    lvs: dict[str, float] = field(default_factory=dict)  # LV of "vg" -> MiB
+    domains: set[str] = field(default_factory=set)  # running DomUs
+    signature: str = ""  # blkid's tags of the partition, e.g. 'TYPE="ext3"'
 
     @classmethod
     def fresh(cls, short: str) -> FakeNode:
@@ -36,8 +57,78 @@ class FakeNode:
                 "/etc/hostname": f"{short}\n",
                 "/etc/hosts": f"127.0.0.1\tlocalhost\n127.0.1.1\t{short}\n",
                 "/etc/network/interfaces": UBUNTU_INTERFACES,
+                "/etc/modules": "# /etc/modules\nlp\n",
+                "/boot/grub/menu.lst": MENU_LST,
+                "/sys/module/loop/parameters/max_loop": "8\n",
             },
         )
+
+    @classmethod
+    def built(cls, short: str) -> FakeNode:
+        """A node 01-05 have run on (the DomU image lives on ha1)."""
+        node = cls.fresh(short)
+        node.hostname = f"{short}.domain.local"
+        node.packages |= {"ntp", "ubuntu-xen-server", "lvm2", "xen-tools", "debootstrap"}
+        node.kernel = "2.6.24-19-xen"
+        node.pvs = {PARTITION: "vg"}
+        node.lvs = {"test-disk": 5120.0, "test-swap": 384.0}
+        node.files["/sys/module/loop/parameters/max_loop"] = "64\n"
+        node.files["/etc/modules"] = "# /etc/modules\nlp\nloop max_loop=64\n"
+        node.files["/boot/grub/menu.lst"] = "default 0\n# xenhopt=dom0_mem=512M\n" + XEN_ENTRY
+        node.files["/var/lib/runbook/first-boot-test"] = ""
+        if short == "ha1":
+            node.files["/etc/xen/test.cfg"] = "name = 'test'\n"
+        return node
+
+    def xm_list(self) -> str:
+        rows = "".join(f"{n:<44}{i + 1:>3} 384     1     -b----     1.0\n"
+                       for i, n in enumerate(sorted(self.domains)))
+        return XM_HEADING + f"{'Domain-0':<44}  0 512     2     r-----    10.0\n" + rows
+
+    def storage(self, command: str) -> tuple[str, str, int] | None:
+        """The LVM and block device commands (None: not one of them)."""
+        words = shlex.split(command)
+        lvm_tools = ("pvs", "lvs", "vgs", "pvcreate", "vgcreate", "lvcreate")
+        if words[0] in lvm_tools and "lvm2" not in self.packages:
+            return "", f"bash: {words[0]}: command not found\n", 127
+        if words[:2] == ["pvs", "--noheadings"]:
+            return "".join(f"  {pv}|{vg}|40960.00\n" for pv, vg in self.pvs.items()), "", 0
+        if words[:2] == ["lvs", "--noheadings"]:
+            return "".join(f"  {lv}|vg|{size:.2f}\n" for lv, size in self.lvs.items()), "", 0
+        if words[0] == "pvcreate":
+            self.pvs[words[-1]] = ""
+        elif words[0] == "vgcreate":
+            self.pvs[words[2]] = words[1]
+        elif words[0] == "lvcreate":
+            self.lvs[words[4]] = float(words[2].rstrip("m"))
+        elif words[:3] == ["blkid", "-c", "/dev/null"]:
+            found = self.signature or ('TYPE="lvm2pv"' if words[3] in self.pvs else "")
+            return (f"{words[3]}: {found}\n", "", 0) if found else ("", "", 2)
+        elif command.startswith(f"cmp -s -n 1048576 {PARTITION} "):
+            return "", "", 1 if self.signature or PARTITION in self.pvs else 0
+        elif command.startswith(f"if [ -e {PARTITION} ]; then blockdev --getsize64"):
+            return f"{GIB40}\n", "", 0
+        else:
+            return None
+        self.log.append(command)
+        return "", "", 0
+
+    def xen(self, command: str) -> tuple[str, str, int] | None:
+        """`xm` (None: not an xm command)."""
+        words = shlex.split(command)
+        if words[0] != "xm":
+            return None
+        if "ubuntu-xen-server" not in self.packages:
+            return "", "bash: xm: command not found\n", 127
+        if not self.kernel.endswith("-xen"):
+            return "", "Error: Unable to connect to xend: No such file or directory.\n", 1
+        if words == ["xm", "list"]:
+            return self.xm_list(), "", 0
+        if words[:2] == ["xm", "list"]:
+            if words[2] in self.domains:
+                return "", "", 0
+            return "", f"Error: Domain '{words[2]}' does not exist.\n", 1
+        return None
 
     def __call__(self, command: str) -> tuple[str, str, int]:
         if m := re.fullmatch(r"if \[ -e (\S+) \]; then cat -- \S+; else exit 3; fi", command):
@@ -49,6 +140,16 @@ class FakeNode:
             self.files[shlex.split(m[3])[0]] = base64.b64decode(m[1]).decode()
             self.log.append(f"write {shlex.split(m[3])[0]}")
             return "", "", 0
+        if (answer := self.storage(command) or self.xen(command)) is not None:
+            return answer
+        if m := re.fullmatch(r"test -e (\S+)", command):
+            path = shlex.split(m[1])[0]
+            return "", "", 0 if path in self.files else 1
+        if command == "uname -r":
+            return self.kernel + "\n", "", 0
+        if command == "update-grub":
+            self.log.append(command)
+            return "", "", 0
         if command == "hostname":
             return self.hostname + "\n", "", 0
         if m := re.fullmatch(r"hostname (\S+)", command):
@@ -58,9 +159,9 @@ class FakeNode:
         if m := re.fullmatch(r"ifdown --force (\S+) 2>/dev/null; ifup (\S+)", command):
             self.log.append(f"restart {m[2]}")
             return "", "", 0
-        if command.startswith("dpkg-query -W -f='${Package}\\t${Status}\\n' "):
+        if command.startswith("dpkg-query -W -f='${Package}\\t${Status}\\t${Version}\\n' "):
             names = shlex.split(command)[3:]
-            out = "".join(f"{n}\tinstall ok installed\n" for n in names if n in self.packages)
+            out = "".join(f"{n}\tinstall ok installed\t1.0\n" for n in names if n in self.packages)
             missing = [n for n in names if n not in self.packages]
             err = "".join(f"dpkg-query: no packages found matching {n}\n" for n in missing)
             return out, err, 1 if missing else 0

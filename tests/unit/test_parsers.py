@@ -69,12 +69,15 @@ def test_ping_summary(name: str, sent: int, received: int, reply: str | None) ->
     assert summary.loss_percent == (0.0 if received else 100.0)
 
 
-def test_dpkg_status() -> None:
-    assert parsers.parse_dpkg_status(sample("dpkg-ntp-installed.txt")) == (
-        "install ok installed", "1:4.2.4p4+dfsg-3ubuntu2")
-    assert parsers.package_installed(sample("dpkg-ntp-installed.txt"))
-    assert not parsers.package_installed(sample("dpkg-ntp-removed.txt"))
-    assert not parsers.package_installed("")
+def test_dpkg_packages_one_format() -> None:
+    states = parsers.parse_dpkg_packages(sample("dpkg-query-packages.txt"))
+    assert states == {
+        "ntp": parsers.PackageState("install ok installed", "1:4.2.4p4+dfsg-3ubuntu2"),
+        "lvm2": parsers.PackageState("deinstall ok config-files", "2.02.26-1ubuntu9")}
+    assert states["ntp"].installed and not states["lvm2"].installed
+    assert parsers.parse_dpkg_packages("") == {}
+    with pytest.raises(ValueError, match="not a dpkg-query line"):
+        parsers.parse_dpkg_packages("dpkg-query: no packages found matching ntp\n")
 
 
 def test_ntp_conf_servers_in_order() -> None:

@@ -95,6 +95,28 @@ def test_display_sizes(text: str, size: float) -> None:
     assert lvm.parse_size(text) == size
 
 
-def test_blkid_export() -> None:
-    assert lvm.parse_blkid_export(sample("blkid-export-ext3.txt"))["TYPE"] == "ext3"
-    assert lvm.parse_blkid_export("") == {}
+def test_blkid_full_format() -> None:
+    """`blkid -c /dev/null DEV`: the one format e2fsprogs 1.40.8 and util-linux share."""
+    tags = lvm.parse_blkid(sample("blkid-ext3.txt"), "/dev/sda3")
+    assert tags == {"UUID": "0b5a3cdd-8a6c-4d0e-9b1c-1f8f6e2e0a11", "SEC_TYPE": "ext2",
+                    "TYPE": "ext3"}
+    assert lvm.parse_blkid('/dev/sda3: LABEL="my \\"disk\\"" TYPE="ext3"\n', "/dev/sda3") == {
+        "LABEL": 'my \\"disk\\"', "TYPE": "ext3"}
+    assert lvm.parse_blkid("", "/dev/sda3") == {}
+    with pytest.raises(ValueError, match="not a blkid line"):
+        lvm.parse_blkid("DEVNAME=/dev/sda3\nTYPE=ext3\n", "/dev/sda3")  # -o export: not 8.04
+    with pytest.raises(ValueError, match="not a blkid line"):
+        lvm.parse_blkid('/dev/sda1: TYPE="ext3"\n', "/dev/sda3")
+
+
+def test_reports_refuse_rows_of_another_shape() -> None:
+    with pytest.raises(ValueError, match="expected 3 fields"):
+        lvm.parse_report("  Volume group vg not found\n", ["lv_name", "vg_name", "lv_size"])
+    assert lvm.parse_report("\n", ["lv_name"]) == []
+
+
+@pytest.mark.parametrize("text", ["", "Error: Unable to connect to xend\n",
+                                  "Name ID Mem VCPUs State Time(s)\nDomain-0 x y\n"])
+def test_xm_list_refuses_what_is_not_xm_list(text: str) -> None:
+    with pytest.raises(ValueError):
+        xen.parse_xm_list(text)

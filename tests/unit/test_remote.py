@@ -41,16 +41,25 @@ def test_accepted_codes_and_exact_output(nr: Nornir) -> None:
     assert results["ha2"].result.exit_status == 0
 
 
-def test_dry_run_records_changes_without_running_them(nr: Nornir, fake_nodes) -> None:  # type: ignore[no-untyped-def]
+def test_a_change_in_a_dry_run_is_refused_and_runs_nothing(nr: Nornir, fake_nodes) -> None:  # type: ignore[no-untyped-def]
     def task(task: Task) -> Result:
-        remote.run(task, "hostname ha1.domain.local", changes=True)
+        remote.change(task, "hostname ha1.domain.local")
         return Result(host=task.host)
 
     nr.data.dry_run = True
-    nr.run(task=task)
-    assert fake_nodes["ha1"].hostname == "ha1"
-    entry = remote.journal("ha1")[-1]
-    assert entry.predicted and entry.command == "hostname ha1.domain.local"
+    results = run_on_all(nr, task)
+    assert isinstance(results["ha1"].exception, remote.ChangeInDryRun)
+    assert fake_nodes["ha1"].hostname == "ha1" and remote.journal("ha1") == []
+
+
+def test_change_runs_outside_a_dry_run(nr: Nornir, fake_nodes) -> None:  # type: ignore[no-untyped-def]
+    def task(task: Task) -> Result:
+        remote.change(task, "hostname ha1.domain.local", display="set the hostname")
+        return Result(host=task.host)
+
+    nr.filter(name="ha1").run(task=task)
+    assert fake_nodes["ha1"].hostname == "ha1.domain.local"
+    assert remote.journal("ha1")[-1].command == "set the hostname"
 
 
 def test_run_many_is_one_write(nr: Nornir, fake_nodes) -> None:  # type: ignore[no-untyped-def]
@@ -98,7 +107,7 @@ def test_stdin_reaches_the_command_but_never_the_journal(nr: Nornir) -> None:
     shells = {h: nr.inventory.hosts[h].connections["netmiko"].connection for h in ("ha1",)}
 
     def task(task: Task) -> Result:
-        remote.run(task, "hostname", stdin="s3cret\ns3cret\n")
+        remote.change(task, "hostname", stdin="s3cret\ns3cret\n")
         return Result(host=task.host)
 
     nr.filter(name="ha1").run(task=task)
@@ -113,7 +122,7 @@ def test_long_commands_and_stdin_travel_in_short_lines(nr: Nornir) -> None:
     secret = "p" * 3000
 
     def task(task: Task) -> Result:
-        return Result(host=task.host, result=remote.run(
+        return Result(host=task.host, result=remote.change(
             task, long_command, stdin=secret, ok_codes=range(256)))
 
     nr.filter(name="ha1").run(task=task)

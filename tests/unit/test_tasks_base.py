@@ -46,8 +46,9 @@ def test_dry_run_predicts_and_changes_nothing(
     assert "+127.0.1.1\tha2.domain.local\tha2" in hosts_row.diff
     ntp_row = next(r for r in rows if r.step == "ntp" and r.host == "ha1")
     predicted = [c.command for c in ntp_row.commands if c.predicted]
-    assert predicted[0] == "DEBIAN_FRONTEND=noninteractive apt-get install -y -q ntp"
-    assert "/etc/init.d/ntp start" in predicted
+    # Installing starts ntpd with the package's conf: the inventory's conf needs a restart.
+    assert predicted == ["DEBIAN_FRONTEND=noninteractive apt-get install -y -q ntp",
+                         "write /etc/ntp.conf (540 bytes, mode 0644)", "/etc/init.d/ntp restart"]
 
 
 def test_only_changed_interfaces_are_restarted(
