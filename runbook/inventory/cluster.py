@@ -100,7 +100,11 @@ def _read_files(folder: Path, problems: Problems) -> dict[str, YamlDoc | None]:
 
 
 def _read_layout(folder: Path, docs: dict[str, YamlDoc | None], problems: Problems) -> Layout:
-    """The entries of the three files; raises InventoryError for a bad structure."""
+    """The entries of the three files.
+
+    Raises InventoryError when an entry or a group reference is bad; a wrong number of hosts
+    is only recorded, so the hosts' settings are still checked and reported with it.
+    """
     hosts = read_entries(docs[HOSTS_FILE], "host", problems)
     groups = {g.name: g for g in read_entries(docs[GROUPS_FILE], "group", problems) if g.name}
     defaults_doc = docs[DEFAULTS_FILE]

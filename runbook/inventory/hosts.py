@@ -21,7 +21,7 @@ HOSTS_FILE: Final = "hosts.yaml"
 GROUPS_FILE: Final = "groups.yaml"
 DEFAULTS_FILE: Final = "defaults.yaml"
 
-ATTRIBUTES: Final = ("hostname", "port", "username")
+ATTRIBUTES: Final = ("hostname", "port", "username", "platform")  # given to Nornir as is
 _ENTRY_KEYS: Final = ("hostname", "port", "username", "platform", "groups", "data")
 _REFUSED_KEYS: Final = {
     "password": "passwords never go in the inventory: name an environment variable in "
@@ -37,7 +37,7 @@ class Entry:
     name: str | None  # None for the defaults
     file: Path
     at: KeyPath  # where the entry sits in its file: ("ha1",), or () for the defaults
-    attributes: dict[str, Any]  # those of ATTRIBUTES that are set
+    attributes: dict[str, Any]  # those of ATTRIBUTES that are set (platform: only "linux")
     data: dict[str, Any]
     groups: list[str]
 

@@ -18,7 +18,7 @@ from runbook.inventory import (
     open_nornir,
 )
 from runbook.inventory.nornir_adapter import ParsedInventory
-from tests.unit.inventory.helpers import DATA, EXAMPLE, LAB, ROOT
+from tests.unit.inventory.helpers import DATA, EXAMPLE, LAB, ROOT, D, Docs, G, H, lab_copy
 
 # Files opened while a test watches (None: nobody watches). An audit hook sees every open,
 # PyYAML's, ruamel's (Nornir's SimpleInventory) and any other; it cannot be removed, so it
@@ -114,9 +114,15 @@ def test_netmiko_extras_are_connect_handler_arguments() -> None:
     assert set(netmiko_extras(inv.ssh["ha1"])) <= accepted
 
 
-@pytest.mark.parametrize("folder", [LAB, EXAMPLE, DATA / "hosts_only"], ids=lambda p: p.name)
-def test_nornir_inventory_is_what_simple_inventory_reads(folder: Path) -> None:
+def platform_everywhere(docs: Docs) -> None:
+    docs[D]["platform"] = docs[G]["xen_cluster"]["platform"] = docs[H]["ha2"]["platform"] = "linux"
+
+
+@pytest.mark.parametrize("case", ["lab", "example", "hosts_only", "platform"])
+def test_nornir_inventory_is_what_simple_inventory_reads(tmp_path: Path, case: str) -> None:
     """Hosts, groups, defaults, attributes and data as Nornir's own YAML plugin makes them."""
+    folders = {"lab": LAB, "example": EXAMPLE, "hosts_only": DATA / "hosts_only"}
+    folder = folders[case] if case in folders else lab_copy(tmp_path, platform_everywhere)
     inv = load_inventory(folder)
     ours = ParsedInventory(inv.layout, list(inv.nodes)).load()
     theirs = SimpleInventory(
