@@ -257,7 +257,7 @@ def create_md(res: drbd_conf.Resource, me: drbd_conf.Host, force: bool) -> int:
     assert data is not None and meta is not None
     size = os.path.getsize(ss.lv_file(NODE, data[0], data[1]))
     if drbd_md.read(meta[1], index) is not None:
-        out("\nValid meta data seems to be in place.\n\n")
+        out("\nValid meta data seems to be in place.\n")
         if force:
             out("*** confirmation forced via --force option ***\n")
         else:

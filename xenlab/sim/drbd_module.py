@@ -126,6 +126,7 @@ class Minor:
         self.on_io_error = "pass_on"
         # backing device
         self.lv: tuple[str, str] | None = None
+        self.meta_lv: tuple[str, str] | None = None
         self.data_file = ""
         self.meta_file = ""
         self.meta_index = 0
@@ -212,6 +213,7 @@ class Minor:
             raise Failure(119, "No valid meta-data signature found.\n\n\t==> Use 'drbdadm "
                           "create-md res' to initialize meta-data area. <==")
         self.lv = found
+        self.meta_lv = ss.lv_of_device(state, meta, NODE)
         self.data_file = data_file
         self.meta_file = meta_found[1]
         self.meta_index = index
@@ -221,6 +223,9 @@ class Minor:
         self.bitmap = drbd_md.read_bitmap(self.meta_file, index, self.size)
         self.on_io_error = on_io_error
         ss.add_holder(NODE, found[0], found[1], f"drbd:{self.minor}")
+        meta_lv = ss.lv_of_device(state, meta, NODE)
+        if meta_lv is not None:  # the kernel keeps the meta device open too
+            ss.add_holder(NODE, meta_lv[0], meta_lv[1], f"drbd:{self.minor}")
         disk = str(header.get("disk", "Inconsistent"))
         self.set(disk="Attaching")
         self.set(disk=disk)
@@ -240,6 +245,8 @@ class Minor:
         self.set(disk="Diskless")
         if self.lv:
             ss.remove_holder(NODE, self.lv[0], self.lv[1], f"drbd:{self.minor}")
+        if self.meta_lv:
+            ss.remove_holder(NODE, self.meta_lv[0], self.meta_lv[1], f"drbd:{self.minor}")
         self.lv = None
         self.data_file = ""
         self.module.dev_link(self)
@@ -322,6 +329,8 @@ class Minor:
     def net_up(self, conf: dict) -> None:
         if self.net is not None:
             raise Failure(125, "Device has a net-config (use disconnect first)")
+        if conf.get("discard_my_data") and self.role == "Primary":
+            raise Failure(123, "--discard-my-data not allowed when primary.")
         self.net = conf
         self.protocol = conf.get("protocol", "C")
         self.generation += 1
@@ -568,6 +577,8 @@ class Minor:
         self.rs_marks = [(self.rs_start, self.rs_total)]
         self.set(disk="Inconsistent")
         self.save_md()
+        if self.rs_total == 0:  # nothing differs: the source ends the sync at once
+            return
         klog(f"{self.dev()}: Began resync as SyncTarget (will sync {self.rs_total * 4} KB "
              f"[{self.rs_total} bits set]).")
         self.set(cstate="SyncTarget", peer_disk="UpToDate")
