@@ -95,19 +95,14 @@ def display_size(size: int, style: int = SHORT, unit: str = "h", suffix: bool = 
 
 
 def parse_size(text: str, default_unit: str = "m") -> int:
-    """An lvcreate -L size in bytes: number + optional unit (k m g t p e, either case: 1024)."""
-    m = re.fullmatch(r"\+?(\d+(?:\.\d*)?|\.\d+)([kKmMgGtTpPeEsSbB]?)", text.strip())
-    if not m:
+    """A size argument in bytes, as 2.02.26's _size_arg reads it: a number, then optionally a
+    unit whose FIRST letter counts (k m g t p e, either case, powers of 1024) and whose other
+    letters are ignored, so xen-tools' "384Mb" is 384 MiB; no unit means ``default_unit``."""
+    m = re.fullmatch(r"\+?(\d+(?:\.\d*)?)(.*)", text.strip(), re.S)
+    if not m or (m.group(2) and m.group(2)[0].lower() not in UNIT_POWERS):
         raise LvmError(f'Invalid argument {text}', EINVALID)
-    number = float(m.group(1))
-    unit = (m.group(2) or default_unit).lower()
-    if unit == "b":
-        factor = 1
-    elif unit == "s":
-        factor = 512
-    else:
-        factor = 1024 ** UNIT_POWERS[unit]
-    return int(number * factor)
+    unit = (m.group(2)[:1] or default_unit).lower()
+    return int(float(m.group(1)) * 1024 ** UNIT_POWERS[unit])
 
 
 def extents_for(size: int, extent: int) -> int:

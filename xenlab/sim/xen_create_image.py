@@ -140,11 +140,6 @@ def size_mb(text: str) -> int:
     return int(number * factor)
 
 
-def lv_size_arg(text: str) -> str:
-    mb = size_mb(text)
-    return f"{mb // 1024}G" if mb % 1024 == 0 else f"{mb}M"
-
-
 def random_mac(rng: random.Random | None = None) -> str:
     rng = rng or random.SystemRandom()
     return "00:16:3E:" + ":".join(f"{rng.randrange(256):02X}" for _ in range(3))
@@ -372,7 +367,7 @@ class Creator:
         return f"{self.hostname}-{suffix}" in vg.get("lvs", {})
 
     def create_lv(self, suffix: str, size: str) -> None:
-        self.run(["lvcreate", self.c["lvm"], "-L", lv_size_arg(size), "-n",
+        self.run(["lvcreate", self.c["lvm"], "-L", size, "-n",  # 3.8 passes "384Mb" as is
                   f"{self.hostname}-{suffix}"])
         if not self.lv_exists(suffix):  # 3.8's only check after a command: is the LV there?
             raise XtError("The LVM partition image creation failed to create "
@@ -513,6 +508,10 @@ class Creator:
     def create(self) -> int:
         c = self.c
         self.check()
+        if self.ips:  # 3.8's checkArguments warns about a static IP without these
+            for key in ("gateway", "netmask"):
+                if c.get(key) is None:
+                    self.out(f"WARNING:  No {key} address specified!")
         self.mac = c.get("mac") or random_mac()
         os.makedirs(LOG_DIR, exist_ok=True)
         self.log_fh = open(os.path.join(LOG_DIR, f"{self.hostname}.log"), "w",  # noqa: SIM115
