@@ -29,8 +29,11 @@ def bit2kb(bits: int) -> int:
 
 
 def progress_permille(rs_left: int, rs_total: int) -> int:
-    """drbd_get_syncer_progress: permille done, from the bits still to sync."""
-    return 1000 - (rs_left >> 10) * 1000 // ((rs_total >> 10) + 1)
+    """drbd_get_syncer_progress: permille done, from the bits still to sync (large devices
+    in units of 1024 bits, as the kernel avoids overflowing its arithmetic)."""
+    if rs_total > 0x100000:
+        return 1000 - (rs_left >> 10) * 1000 // ((rs_total >> 10) + 1)
+    return 1000 - rs_left * 1000 // (rs_total + 1)
 
 
 def sync_lines(dev: dict, now: float) -> str:

@@ -1,0 +1,322 @@
+"""The lab's DRBD: config reading, /proc/drbd rendering, generation identifiers, bitmap."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from xenlab.nodefs import sim_module
+
+conf = sim_module("drbd_conf")
+proc = sim_module("drbd_proc")
+uuid = sim_module("drbd_uuid")
+md = sim_module("drbd_md")
+
+# `drbdadm-84 -c guide.conf dump all` of the guide's resource (Debian drbd-utils 9.x)
+DUMP_84 = """\
+# /tmp/drbdt/drbd.conf
+global {
+    usage-count yes;
+    cmd-timeout-medium 600;
+    cmd-timeout-long 0;
+}
+
+common {
+    disk {
+        resync-rate      90M;
+    }
+}
+
+# resource test-disk on vm: ignored, not stacked
+# defined at /tmp/drbdt/drbd.conf:7
+resource test-disk {
+    on ha1.domain.local {
+        device           /dev/drbd1 minor 1;
+        disk             /dev/vg/test-disk;
+        meta-disk        /dev/vg/meta [0];
+        address          ipv4 10.0.0.1:7788;
+    }
+    on ha2.domain.local {
+        device           /dev/drbd1 minor 1;
+        disk             /dev/vg/test-disk;
+        meta-disk        /dev/vg/meta [0];
+        address          ipv4 10.0.0.2:7788;
+    }
+    net {
+        protocol           C;
+        after-sb-0pri    discard-zero-changes;
+        after-sb-1pri    discard-secondary;
+        timeout           60;
+        connect-int       10;
+        ping-int          10;
+        max-buffers      2048;
+        max-epoch-size   2048;
+        allow-two-primaries yes;
+    }
+    disk {
+        on-io-error      detach;
+    }
+    startup {
+        wfc-timeout      120;
+        degr-wfc-timeout 120;
+    }
+}
+"""
+
+GUIDE_CONF = """\
+global { usage-count yes; }
+common { syncer { rate 90M; } }
+resource test-disk {
+protocol C;
+startup { wfc-timeout 120; degr-wfc-timeout 120; }
+disk { on-io-error detach; }
+net { after-sb-0pri discard-zero-changes; after-sb-1pri discard-secondary;
+timeout 60; connect-int 10; ping-int 10; max-buffers 2048; max-epoch-size 2048; }
+syncer { }
+on ha1.domain.local { device /dev/drbd1; disk /dev/vg/test-disk; address 10.0.0.1:7788;
+meta-disk /dev/vg/meta[0]; }
+on ha2.domain.local { device /dev/drbd1; disk /dev/vg/test-disk; address 10.0.0.2:7788;
+meta-disk /dev/vg/meta[0]; }
+}
+"""
+
+
+# ----------------------------------------------------------------------------- config
+
+
+def test_dump_is_read_with_common_merged() -> None:
+    res = conf.parse_dump(DUMP_84)["test-disk"]
+    ha1 = res.hosts["ha1.domain.local"]
+    assert (ha1.device, ha1.minor, ha1.disk) == ("/dev/drbd1", 1, "/dev/vg/test-disk")
+    assert (ha1.meta_disk, ha1.meta_index, ha1.address, ha1.port) == \
+        ("/dev/vg/meta", 0, "10.0.0.1", 7788)
+    assert res.peer("ha1.domain.local").address == "10.0.0.2"
+    assert res.rate == 90 * 1024 * 1024
+    assert (res.ping_int, res.timeout, res.connect_int, res.ping_timeout) == (10, 6, 10, 0.5)
+    assert res.protocol == "C"
+    assert res.two_primaries
+    assert res.opt("after-sb-1pri") == "discard-secondary"
+    assert res.opt("after-sb-2pri") == "disconnect"  # DRBD's default
+    assert res.opt("on-io-error") == "detach"
+
+
+def test_sizes_use_drbd_units() -> None:
+    assert conf.parse_size("90M") == 90 * 1024 ** 2
+    assert conf.parse_size("250") == 250 * 1024  # a bare number is KiB/s
+    with pytest.raises(conf.ConfError):
+        conf.parse_size("fast")
+
+
+def test_dump_83_puts_rate_back_in_syncer() -> None:
+    text = conf.render_dump_83(conf.parse_dump(DUMP_84), "/etc/drbd.conf", "ha1.domain.local")
+    assert "# resource test-disk on ha1.domain.local: not ignored, not stacked" in text
+    assert "    protocol               C;\n" in text
+    assert "    syncer {\n        rate             90M;\n    }\n" in text
+    assert "        meta-disk        /dev/vg/meta [0];\n" in text
+    assert "resync-rate" not in text
+
+
+needs_drbdadm = pytest.mark.skipif(
+    not any(Path(p).exists() for p in ("/usr/lib/drbd/drbdadm-84", "/lib/drbd/drbdadm-84")),
+    reason="Debian's drbd-utils (drbdadm-84) is not installed")
+
+
+@needs_drbdadm
+def test_guide_config_is_read_by_the_real_parser(tmp_path: Path) -> None:
+    path = tmp_path / "drbd.conf"
+    path.write_text(GUIDE_CONF)
+    res = conf.load(str(path))["test-disk"]
+    assert res.rate == 90 * 1024 ** 2
+    assert res.hosts["ha2.domain.local"].meta_index == 0
+    assert not res.two_primaries
+
+
+@needs_drbdadm
+def test_bad_config_is_refused_with_the_real_message(tmp_path: Path) -> None:
+    path = tmp_path / "drbd.conf"
+    path.write_text(GUIDE_CONF.replace("protocol C;", "protocol C"))
+    with pytest.raises(conf.ConfError) as caught:
+        conf.load(str(path))
+    assert caught.value.code == 10
+    assert str(caught.value).startswith(f"{path}:5: Parse error: ';' expected,")
+
+
+# ----------------------------------------------------------------------------- /proc/drbd
+
+
+def device(**changes: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "minor": 1, "name": "test-disk", "cstate": "Connected", "role": "Primary",
+        "peer_role": "Secondary", "disk": "UpToDate", "peer_disk": "UpToDate",
+        "protocol": "C", "counters": {"ns": 524288, "nr": 0, "dw": 0, "dr": 524288},
+        "oos": 0, "rs_total": 0, "rs_left": 0, "rs_start": 0.0, "rs_mark": None}
+    base.update(changes)
+    return base
+
+
+def test_proc_connected() -> None:
+    text = proc.render([device()], 0.0)
+    assert text.splitlines() == [
+        "version: 8.3.7 (api:88/proto:86-91)",
+        "GIT-hash: ea9e28dbff98e331a62bcbcc63a6135808fe2917 build by root@ha1, "
+        "2010-01-13 16:24:00",
+        " 1: cs:Connected ro:Primary/Secondary ds:UpToDate/UpToDate C r----",
+        "    ns:524288 nr:0 dw:0 dr:524288 al:0 bm:0 lo:0 pe:0 ua:0 ap:0 ep:1 wo:b oos:0"]
+
+
+def test_proc_standalone_has_no_protocol_and_unconfigured_is_short() -> None:
+    text = proc.render([device(minor=2, cstate="Unconfigured"),
+                        device(cstate="StandAlone", peer_role="Unknown",
+                               peer_disk="DUnknown")], 0.0)
+    lines = text.splitlines()
+    assert lines[2] == " 1: cs:StandAlone ro:Primary/Unknown ds:UpToDate/DUnknown r----"
+    assert lines[4] == " 2: cs:Unconfigured"
+
+
+def test_proc_sync_progress_as_the_kernel_computes_it() -> None:
+    # 5 GiB device (1310720 bits), 20 % done, 10 s after start, a mark 3 s back
+    total = 1310720
+    left = total * 4 // 5
+    dev = device(cstate="SyncSource", peer_disk="Inconsistent", rs_total=total, rs_left=left,
+                 rs_start=100.0, rs_mark=(107.0, left + 3 * 23040))
+    text = proc.minor_lines(dev, 110.0)
+    bar, finish = text.splitlines()[2:]
+    res = proc.progress_permille(left, total)
+    assert res == 201  # (left>>10)*1000/((total>>10)+1): the kernel's integer arithmetic
+    assert bar == "\t[===>................] sync'ed: 20.1% (4096/5120)M"
+    assert finish == "\tfinish: 0:00:45 speed: 92,160 (104,856) K/sec"
+
+
+def test_proc_small_sync_shows_kilobytes_and_bar_ends() -> None:
+    dev = device(cstate="SyncTarget", role="Secondary", peer_role="Primary",
+                 disk="Inconsistent", rs_total=8192, rs_left=8192, rs_start=0.0)
+    bar = proc.minor_lines(dev, 1.0).splitlines()[2]
+    assert bar == "\t[>....................] sync'ed:  0.1% (32768/32768)K"
+    done = proc.sync_lines(device(rs_total=8192, rs_left=0, rs_start=0.0), 4.0)
+    assert done.startswith("\t[===================>] sync'ed:100.0% (0/32768)K")
+
+
+def test_status_table_columns() -> None:
+    text = proc.status([device(), device(minor=2, name="test-swap")])
+    assert text.splitlines()[0] == "drbd driver loaded OK; device status:"
+    table = text.splitlines()[3:]
+    assert table[0].split() == ["m:res", "cs", "ro", "ds", "p", "mounted", "fstype"]
+    assert table[1].split() == ["1:test-disk", "Connected", "Primary/Secondary",
+                                "UpToDate/UpToDate", "C"]
+    assert table[2].startswith("2:test-swap  Connected  Primary/Secondary")
+
+
+# ----------------------------------------------------------------------------- UUIDs
+
+A, B, C, D = 0x1000, 0x2000, 0x3000, 0x4000
+
+
+@pytest.mark.parametrize(("mine", "peer", "hg"), [
+    ([4, 0, 0, 0], [4, 0, 0, 0], 0),  # both just created: no sync
+    ([A, 4, 0, 0], [4, 0, 0, 0], 2),  # forced primary vs fresh peer: full sync as source
+    ([4, 0, 0, 0], [A, 4, 0, 0], -2),
+    ([A, 0, 0, 0], [A, 0, 0, 0], 0),  # in sync
+    ([A, 0, B, 0], [C, A, B, 0], -1),  # the peer went on without us: bitmap sync target
+    ([C, A, B, 0], [A, 0, B, 0], 1),
+    ([C, A, 0, 0], [D, A, 0, 0], 100),  # both went on from A: split brain
+    ([C, 0, A, 0], [D, 0, A, 0], -100),  # split brain, history only
+    ([C, 0, 0, 0], [D, 0, 0, 0], -1000),  # unrelated data
+    ([A | 1, 0, 0, 0], [A, 0, 0, 0], 0),  # bit 0 is a flag, masked
+])
+def test_compare(mine: list[int], peer: list[int], hg: int) -> None:
+    assert uuid.compare(mine, peer) == hg
+
+
+def test_split_brain_with_two_primaries_drops_the_connection() -> None:
+    hg, message = uuid.handshake(
+        [C, A, 0, 0], [D, A, 0, 0], policies=("discard-zero-changes", "discard-secondary",
+                                              "disconnect"),
+        self_primary=True, peer_primary=True, self_changes=3, peer_changes=5,
+        self_discard=False, peer_discard=False, discard_concurrent=True)
+    assert (hg, message) == (-100, "Split-Brain detected, dropping connection!")
+
+
+def test_manual_recovery_victim_syncs_from_peer() -> None:
+    common = {"policies": ("disconnect", "disconnect", "disconnect"), "self_primary": False,
+              "peer_primary": True, "self_changes": 2, "peer_changes": 9,
+              "discard_concurrent": False}
+    victim = uuid.handshake([D, A, 0, 0], [C, A, 0, 0], self_discard=True, peer_discard=False,
+                            **common)
+    assert victim == (-1, "Split-Brain detected, manually solved. Sync from peer node")
+    survivor = uuid.handshake([C, A, 0, 0], [D, A, 0, 0], self_discard=False,
+                              peer_discard=True, **{**common, "self_primary": True,
+                                                    "peer_primary": False})
+    assert survivor[0] == 1
+
+
+def test_after_sb_policies() -> None:
+    assert uuid.after_sb("discard-zero-changes", "disconnect", "disconnect", False, False,
+                         0, 7, False) == -1  # we made no changes: we take the peer's
+    assert uuid.after_sb("discard-zero-changes", "disconnect", "disconnect", False, False,
+                         4, 7, False) == -100
+    assert uuid.after_sb("disconnect", "discard-secondary", "disconnect", True, False,
+                         4, 7, False) == 1
+    assert uuid.after_sb("disconnect", "discard-secondary", "disconnect", False, True,
+                         4, 7, False) == -1
+
+
+def test_new_current_and_sync_end() -> None:
+    fresh = uuid.new_current([A, 0, 0, 0], C)
+    assert fresh == [C, A, 0, 0]
+    assert uuid.new_current(fresh, D) == [D, A, 0, 0]  # the bitmap UUID stays while busy
+    assert uuid.bitmap_done([C, A, B, 0]) == [C, 0, A, B]
+    assert uuid.adopt([C, 0, A, B]) == [C, 0, A, B]
+
+
+# ----------------------------------------------------------------------------- bitmap
+
+
+def test_bitmap_marks_counts_merges_and_plans_runs() -> None:
+    bits = uuid.bits_for(10 * 4096 + 1)
+    assert bits == 11
+    bm = bytearray(2)
+    assert uuid.set_range(bm, 4096, 8192) == 2  # blocks 1 and 2
+    assert uuid.set_range(bm, 5000, 10) == 0  # already marked
+    other = bytearray(2)
+    uuid.set_range(other, 9 * 4096, 4096)
+    uuid.merge(bm, bytes(other))
+    assert uuid.count(bm) == 3
+    assert uuid.runs(bm, bits) == [(1, 2), (9, 1)]
+    uuid.set_all(bm, bits)
+    assert uuid.runs(bm, bits, max_run=4) == [(0, 4), (4, 4), (8, 3)]
+    uuid.clear_bit(bm, 0)
+    assert uuid.count(bm) == 10
+
+
+def test_meta_data_slots_on_the_meta_lv(tmp_path: Path) -> None:
+    meta = tmp_path / "meta"
+    with open(meta, "wb") as fh:
+        fh.truncate(2 * md.SLOT)
+    assert md.read(str(meta), 1) is None
+    header = md.create(str(meta), 1, 32 * 1024 * 1024)
+    assert header["uuids"] == [4, 0, 0, 0] and header["disk"] == "Inconsistent"
+    assert md.read(str(meta), 0) is None  # index 0 untouched
+    assert md.read(str(meta), 1) == header
+    with open(meta, "rb") as fh:
+        fh.seek(md.SLOT)
+        assert fh.read(len(md.MAGIC)) == md.MAGIC
+    with pytest.raises(md.MetaError):
+        md.create(str(meta), 2, 32 * 1024 * 1024)  # past the end of the meta LV
+
+
+def test_real_drbdadm_parses_what_render_dump_83_prints(tmp_path: Path) -> None:
+    """The 8.3 dump the lab prints is itself a config the real parser accepts."""
+    tool = shutil.which("drbdadm-84") or next(
+        (p for p in ("/usr/lib/drbd/drbdadm-84", "/lib/drbd/drbdadm-84") if Path(p).exists()),
+        None)
+    if tool is None:
+        pytest.skip("Debian's drbd-utils (drbdadm-84) is not installed")
+    path = tmp_path / "drbd.conf"
+    path.write_text(conf.render_dump_83(conf.parse_dump(DUMP_84), str(path), "ha1"))
+    result = subprocess.run([tool, "-c", str(path), "dump", "all"], capture_output=True,
+                            text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert conf.parse_dump(result.stdout)["test-disk"].rate == 90 * 1024 ** 2
