@@ -46,7 +46,7 @@ from runbook.inventory.hosts import DEFAULTS_FILE, GROUPS_FILE, HOSTS_FILE, Host
 from runbook.inventory.lvm import LvmSettings
 from runbook.inventory.nornir_adapter import netmiko_extras, open_nornir
 from runbook.inventory.sections import SECTIONS
-from runbook.inventory.ssh import SshSettings
+from runbook.inventory.ssh import ConnectCheck, SshSettings
 from runbook.inventory.values import size_to_mib
 from runbook.inventory.xen import XenSettings
 from runbook.inventory.xen_tools import XenToolsSettings
@@ -58,6 +58,7 @@ __all__ = [
     "HOSTS_FILE",
     "SECTIONS",
     "ClusterInventory",
+    "ConnectCheck",
     "DomU",
     "HostView",
     "Interface",

@@ -25,7 +25,7 @@ from runbook.inventory.hosts import (
 )
 from runbook.inventory.lvm import LvmSettings
 from runbook.inventory.sections import needed_sections
-from runbook.inventory.ssh import SshSettings
+from runbook.inventory.ssh import ConnectCheck, SshSettings
 from runbook.inventory.ssh import parse_host as parse_ssh
 from runbook.inventory.xen import XenSettings
 from runbook.inventory.xen_tools import XenToolsSettings
@@ -128,8 +128,7 @@ def load_inventory(
     folder: Path,
     *,
     require: Sequence[str] = ("base",),
-    check_ssh_files: bool = False,
-    strict_host_keys: bool = True,
+    connect: ConnectCheck | None = None,
 ) -> ClusterInventory:
     """Load and validate the inventory in ``folder``; raise InventoryError listing all problems.
 
@@ -137,10 +136,10 @@ def load_inventory(
     and a section's ``implies`` come with it); they are checked in the order of SECTIONS.
     An unknown section name is a programming error (ValueError).
 
-    ``check_ssh_files``: before connecting, also report an SSH ``key_file`` that does not
-    exist, and a ``known_hosts`` file that does not exist while host keys are checked
-    (``strict_host_keys`` False stands for ``--no-host-key-check``). Off by default, so a
-    folder whose key is written later (the lab's) can be loaded and checked.
+    ``connect``, for a run about to connect: also report a missing ``key_file``, and a missing
+    ``known_hosts`` while host keys are checked, of the hosts it names (unknown names are left
+    to the caller). Left out, no file is checked, so a folder whose key is written later (the
+    lab's) can be loaded and checked.
     """
     sections = needed_sections(require)
     folder = Path(folder)
@@ -152,10 +151,7 @@ def load_inventory(
         HostView(h, extended_groups(h, layout.groups), layout.defaults, problems)
         for h in layout.hosts
     ]
-    ssh = {
-        h.name: parse_ssh(h, check_files=check_ssh_files, strict_host_keys=strict_host_keys)
-        for h in views
-    }
+    ssh = {h.name: parse_ssh(h, connect) for h in views}
     for section in sections:
         for h in views:
             h.fields.update(section.parse_host(h))

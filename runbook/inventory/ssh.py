@@ -1,14 +1,15 @@
 """How the tool logs in to each node: the host attributes and ``data.ssh``, always checked.
 
-The files ``data.ssh`` names are checked only on request (``load_inventory(check_ssh_files=
-True)``, which the CLI asks for before it connects): a folder can be validated, and its
-settings read, on a machine that does not hold the key, such as the lab's inventory before
-``runbook lab up`` writes its key and known_hosts.
+The files ``data.ssh`` names are checked only for a run that is about to connect
+(``load_inventory(connect=ConnectCheck(...))``, which the CLI asks for): a folder can be
+validated, and its settings read, on a machine that does not hold the key, such as the lab's
+inventory before ``runbook lab up`` writes its key and known_hosts.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -42,6 +43,25 @@ class SshSettings:
     strict_host_key_checking: bool
 
 
+@dataclass(frozen=True)
+class ConnectCheck:
+    """A run about to connect: the files its logins need must exist.
+
+    Each selected host's ``key_file`` must exist, and so must its ``known_hosts`` while host
+    keys are checked (``strict_host_keys``, False for ``--no-host-key-check``, and the host's
+    own ``strict_host_key_checking``).
+    """
+
+    hosts: Collection[str] | None = None  # those to connect to (--limit); None: every host
+    strict_host_keys: bool = True
+
+    def needed(self, host: str, strict: object) -> tuple[str, ...]:
+        """The ``data.ssh`` keys whose files ``host`` needs (``strict``: its own setting)."""
+        if self.hosts is not None and host not in self.hosts:
+            return ()
+        return ("key_file", "known_hosts") if self.strict_host_keys and strict else ("key_file",)
+
+
 def _address(h: HostView) -> tuple[str | None, Any, str | None]:
     """The host attributes hostname, port and username, checked."""
     hostname = read_text(h, ("hostname",), h.get(("hostname",)), "the address to connect to")
@@ -68,14 +88,10 @@ def _check_file(h: HostView, key: KeyPath, path: Path) -> None:
         h.problem(key, f"{path} cannot be read (permission denied)")
 
 
-def parse_host(
-    h: HostView, *, check_files: bool = False, strict_host_keys: bool = True
-) -> SshSettings | None:
+def parse_host(h: HostView, connect: ConnectCheck | None = None) -> SshSettings | None:
     """The host's SSH settings, or None after reporting its problems.
 
-    With ``check_files`` the key file must exist, and so must the known_hosts file when host
-    keys are checked (``strict_host_keys``, the command line's, and the host's own
-    ``strict_host_key_checking``).
+    With ``connect``, the files the host's login needs must exist too.
     """
     start = h.problem_count()
     hostname, port, username = _address(h)
@@ -106,12 +122,10 @@ def parse_host(
         )
     if h.problem_count() == start and paths["key_file"] is None and password_env is None:
         h.problem(_KEY, "no way to log in: set key_file, password_env or both")
-    if check_files:
-        needed = ["key_file"] + (["known_hosts"] if strict_host_keys and strict else [])
-        for name in needed:
-            path = paths[name]
-            if path is not None:
-                _check_file(h, (*_KEY, name), path)
+    for name in connect.needed(h.name, strict) if connect is not None else ():
+        path = paths[name]
+        if path is not None:
+            _check_file(h, (*_KEY, name), path)
     if h.problem_count() > start:
         return None
     assert hostname is not None and username is not None

@@ -1,10 +1,10 @@
-"""load_inventory(check_ssh_files=True): the files a login needs exist, or the run stops first."""
+"""load_inventory(connect=...): the files a login needs exist, or the run stops before it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from runbook.inventory import load_inventory
+from runbook.inventory import ConnectCheck, load_inventory
 from tests.unit.inventory.helpers import DATA, D, Docs, H, lab_copy, load_error
 
 
@@ -29,7 +29,7 @@ def test_the_lab_inventory_loads_before_the_lab_writes_its_keys(tmp_path: Path) 
     inv = load_inventory(folder, require=("domu",))  # unit tests and `runbook list` need this
     key = inv.ssh["ha1"].key_file
     assert key is not None and not key.exists()
-    error = load_error(folder, check_ssh_files=True)
+    error = load_error(folder, connect=ConnectCheck())
     assert [(p.host, p.key) for p in error.problems] == [  # in the order of their lines
         ("ha1", "data.ssh.key_file"),
         ("ha2", "data.ssh.key_file"),
@@ -44,7 +44,7 @@ def test_missing_key_file_and_known_hosts_name_file_line_host_and_key(tmp_path: 
     defaults = folder / D
     key, known = folder / "keys" / "id_ed25519", folder / "keys" / "known_hosts"
 
-    error = load_error(folder, check_ssh_files=True)
+    error = load_error(folder, connect=ConnectCheck())
 
     key_line, known_line = line_of(defaults, "key_file:"), line_of(defaults, "known_hosts:")
     assert str(error).splitlines() == [
@@ -61,17 +61,17 @@ def test_missing_key_file_and_known_hosts_name_file_line_host_and_key(tmp_path: 
 def test_present_files_load(tmp_path: Path) -> None:
     folder = lab_copy(tmp_path, keys_in_folder)
     write_keys(folder, "id_ed25519", "known_hosts")
-    inv = load_inventory(folder, require=("domu",), check_ssh_files=True)
+    inv = load_inventory(folder, require=("domu",), connect=ConnectCheck())
     assert inv.ssh["ha2"].key_file == folder / "keys" / "id_ed25519"
 
 
 def test_known_hosts_is_needed_only_while_host_keys_are_checked(tmp_path: Path) -> None:
     folder = lab_copy(tmp_path, keys_in_folder)
     write_keys(folder, "id_ed25519")
-    error = load_error(folder, check_ssh_files=True)
+    error = load_error(folder, connect=ConnectCheck())
     assert {p.key for p in error.problems} == {"data.ssh.known_hosts"}
     # --no-host-key-check
-    load_inventory(folder, check_ssh_files=True, strict_host_keys=False)
+    load_inventory(folder, connect=ConnectCheck(strict_host_keys=False))
 
 
 def test_a_host_without_strict_host_key_checking_needs_no_known_hosts(tmp_path: Path) -> None:
@@ -85,7 +85,7 @@ def test_a_host_without_strict_host_key_checking_needs_no_known_hosts(tmp_path: 
 
     folder = lab_copy(tmp_path, ha2_not_strict)
     write_keys(folder, "id_ed25519")
-    error = load_error(folder, check_ssh_files=True)
+    error = load_error(folder, connect=ConnectCheck())
     assert [(p.file, p.host, p.key) for p in error.problems] == [
         (folder / D, "ha1", "data.ssh.known_hosts")
     ]
@@ -95,7 +95,7 @@ def test_a_folder_where_the_key_should_be_is_not_a_file(tmp_path: Path) -> None:
     folder = lab_copy(tmp_path, keys_in_folder)
     write_keys(folder, "known_hosts")
     (folder / "keys" / "id_ed25519").mkdir()
-    error = load_error(folder, check_ssh_files=True)
+    error = load_error(folder, connect=ConnectCheck())
     assert error.key == "data.ssh.key_file"
     assert error.problem == f"{folder / 'keys' / 'id_ed25519'} is not a file"
 
@@ -107,7 +107,7 @@ def test_missing_files_are_listed_with_the_other_problems(tmp_path: Path) -> Non
 
     folder = lab_copy(tmp_path, bad_port_too)
     write_keys(folder, "known_hosts")
-    error = load_error(folder, check_ssh_files=True)
+    error = load_error(folder, connect=ConnectCheck())
     assert [(p.file, p.host, p.key) for p in error.problems] == [
         (folder / H, "ha2", "port"),  # hosts.yaml first, then defaults.yaml
         (folder / D, "ha1", "data.ssh.key_file"),
@@ -115,6 +115,22 @@ def test_missing_files_are_listed_with_the_other_problems(tmp_path: Path) -> Non
     ]
 
 
+def test_only_the_hosts_to_connect_to_need_their_files(tmp_path: Path) -> None:
+    def ha2_own_key(docs: Docs) -> None:
+        keys_in_folder(docs)
+        docs[H]["ha2"]["data"]["ssh"] = {"key_file": "keys/ha2", "known_hosts": "keys/known_hosts"}
+
+    folder = lab_copy(tmp_path, ha2_own_key)
+    write_keys(folder, "id_ed25519", "known_hosts")
+    load_inventory(folder, connect=ConnectCheck(hosts=["ha1"]))  # --limit ha1
+    load_inventory(folder, connect=ConnectCheck(hosts=["ha3"]))  # unknown: the caller's to report
+    error = load_error(folder, connect=ConnectCheck(hosts=["ha1", "ha2"]))
+    assert [(p.file, p.host, p.key) for p in error.problems] == [
+        (folder / H, "ha2", "data.ssh.key_file")
+    ]
+    assert error.problem == f"{folder / 'keys' / 'ha2'} does not exist"
+
+
 def test_a_password_login_has_no_file_to_check() -> None:
-    inv = load_inventory(DATA / "hosts_only", check_ssh_files=True)
+    inv = load_inventory(DATA / "hosts_only", connect=ConnectCheck())
     assert inv.ssh["ha1"].key_file is None and inv.ssh["ha1"].known_hosts is None
