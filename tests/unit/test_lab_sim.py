@@ -195,10 +195,13 @@ def test_ntpq_with_ntpd_down_exits_0(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert capsys.readouterr().err == NTP_STOPPED
 
 
-def test_ntp_init_reads_the_pid_file_once() -> None:
+def test_ntp_init_is_debians_with_a_race_free_pid_check() -> None:
     script = base_pkgs.NTP_INIT
-    assert '[ -f $PIDFILE ] && kill -0 "$(cat $PIDFILE)"' not in script
-    assert 'pid=$(cat $PIDFILE 2>/dev/null)' in script
+    # the lab's old check raced with ntpd removing its pid file between `[ -f ]` and `cat`
+    assert "[ -f $PIDFILE ]" not in script
+    assert 'pid=$(cat "$2" 2>/dev/null) || return 3' in script
+    assert "$0 stop && sleep 2 && $0 start" in script
+    assert 'echo "Usage: $0 {start|stop|restart|try-restart|force-reload|status}"' in script
 
 
 # ---------------------------------------------------------------- blkid of e2fsprogs 1.40.8

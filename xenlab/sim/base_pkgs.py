@@ -10,7 +10,16 @@ install plus ``apt-get install ssh``) and the NTP packages 01-base installs.
 
 from __future__ import annotations
 
-from packages import File, Package, RcLinks, RemoveRcLinks, StartService, StopService, sim_wrapper
+from packages import (
+    File,
+    Package,
+    RcLinks,
+    RemoveRcLinks,
+    StartService,
+    StopService,
+    SystemUser,
+    sim_wrapper,
+)
 
 NTP_CONF = """\
 # /etc/ntp.conf, configuration for ntpd
@@ -54,6 +63,10 @@ restrict ::1
 
 NTP_DEFAULT = "NTPD_OPTS='-g'\n"
 
+# debian/ntp.init of ntp 1:4.2.4p4+dfsg (status, try-restart and the ntp user check are in it
+# since 4.2.2), with the real start-stop-daemon. Ubuntu 8.04 sources /lib/lsb/init-functions,
+# whose messages off a terminal are " * MESSAGE" and "   ...done."; the lab defines those few
+# functions here rather than ship a copy of Ubuntu's lsb-base.
 NTP_INIT = """\
 #!/bin/sh
 
@@ -68,6 +81,20 @@ NTP_INIT = """\
 
 PATH=/sbin:/bin:/usr/sbin:/usr/bin
 
+# Ubuntu 8.04 lsb-base logging, as it prints when stdout is no terminal
+log_daemon_msg() { echo " * $1${2:+ $2}"; }
+log_end_msg() {
+\tif [ "$1" -eq 0 ]; then echo "   ...done."; else echo "   ...fail!"; fi
+\treturn $1
+}
+log_success_msg() { echo " * $@"; }
+log_failure_msg() { echo " * $@"; }
+pidofproc() {
+\tpid=$(cat "$2" 2>/dev/null) || return 3
+\t[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && return 0
+\treturn 1
+}
+
 NAME=ntp
 DAEMON=/usr/sbin/ntpd
 PIDFILE=/var/run/ntpd.pid
@@ -78,42 +105,51 @@ if [ -r /etc/default/$NAME ]; then
 \t. /etc/default/$NAME
 fi
 
-# one read of the pid file: ntpd removes it when it exits, between a test and a cat
-running() {
-\tpid=$(cat $PIDFILE 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
-}
+RUNASUSER=ntp
+UGID=$(getent passwd $RUNASUSER | cut -f 3,4 -d:) || true
 
 case $1 in
 \tstart)
-\t\techo -n " * Starting NTP server ntpd"
-\t\tif ! running; then
-\t\t\t$DAEMON -p $PIDFILE $NTPD_OPTS
+\t\tlog_daemon_msg "Starting NTP server" "ntpd"
+\t\tif [ -z "$UGID" ]; then
+\t\t\tlog_failure_msg "user \\"$RUNASUSER\\" does not exist"
+\t\t\texit 1
 \t\tfi
-\t\techo "        ...done."
+\t\tstart-stop-daemon --start --quiet --oknodo --pidfile $PIDFILE --startas $DAEMON \\
+\t\t\t-- -p $PIDFILE -u $UGID $NTPD_OPTS
+\t\tlog_end_msg $?
 \t\t;;
 \tstop)
-\t\techo -n " * Stopping NTP server ntpd"
-\t\tif running; then
-\t\t\tkill "$(cat $PIDFILE)"
-\t\t\tfor i in 1 2 3 4 5 6 7 8 9 10; do running || break; sleep 0.2; done
-\t\tfi
+\t\tlog_daemon_msg "Stopping NTP server" "ntpd"
+\t\tstart-stop-daemon --stop --quiet --oknodo --pidfile $PIDFILE
+\t\tlog_end_msg $?
 \t\trm -f $PIDFILE
-\t\techo "        ...done."
 \t\t;;
 \trestart|force-reload)
-\t\t$0 stop
-\t\t$0 start
+\t\t$0 stop && sleep 2 && $0 start
 \t\t;;
-\tstatus)
-\t\tif running; then
-\t\t\techo " * NTP server is running."
+\ttry-restart)
+\t\tif $0 status >/dev/null; then
+\t\t\t$0 restart
+\t\telse
 \t\t\texit 0
 \t\tfi
-\t\techo " * NTP server is not running."
+\t\t;;
+\treload)
 \t\texit 3
 \t\t;;
+\tstatus)
+\t\tpidofproc -p $PIDFILE $DAEMON >/dev/null
+\t\tstatus=$?
+\t\tif [ $status -eq 0 ]; then
+\t\t\tlog_success_msg "NTP server is running."
+\t\telse
+\t\t\tlog_failure_msg "NTP server is not running."
+\t\tfi
+\t\texit $status
+\t\t;;
 \t*)
-\t\techo "Usage: /etc/init.d/ntp {start|stop|restart|force-reload|status}"
+\t\techo "Usage: $0 {start|stop|restart|try-restart|force-reload|status}"
 \t\texit 2
 \t\t;;
 esac
@@ -149,7 +185,7 @@ PACKAGES = {
                                                  " license.\n"),
         },
         dirs=("/var/lib/ntp", "/var/log/ntpstats", "/usr/share/doc/ntp"),
-        postinst=(RcLinks("ntp", 23), StartService("ntp")),
+        postinst=(SystemUser("ntp"), RcLinks("ntp", 23), StartService("ntp")),
         prerm=(StopService("ntp"),),
         postrm_purge=(RemoveRcLinks("ntp"),),
     ),

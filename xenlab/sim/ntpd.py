@@ -73,8 +73,10 @@ def main(argv):
         pass
 
     def stop(_signum, _frame):
-        with contextlib.suppress(OSError):
-            os.unlink(pidfile)
+        # a restarted ntpd may own the pid file already: remove it only while it is ours
+        with contextlib.suppress(OSError, ValueError), open(pidfile, encoding="utf-8") as fh:
+            if int(fh.read().split()[0]) == os.getpid():
+                os.unlink(pidfile)
         os._exit(0)
 
     signal.signal(signal.SIGTERM, stop)

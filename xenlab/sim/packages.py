@@ -24,7 +24,8 @@ A catalogue entry is a :class:`Package`:
 - ``dirs``: directories the package owns (created on install, removed on purge when empty).
 - ``postinst`` / ``prerm`` / ``postrm_purge``: ordered actions, each a small object with a
   ``run(ctx)`` method: :class:`RcLinks` (update-rc.d NAME defaults NN), :class:`StartService`,
-  :class:`StopService`, :class:`RemoveRcLinks`, and for kernels :class:`SetDefaultKernel` (writes
+  :class:`StopService`, :class:`RemoveRcLinks`, :class:`SystemUser` (a daemon's system user),
+  and for kernels :class:`SetDefaultKernel` (writes
   the node's next-boot kernel) and :class:`RunUpdateGrub` (regenerates /boot/grub/menu.lst; the
   node's init boots its ``default`` entry at the next reboot).
 
@@ -124,6 +125,26 @@ class StopService:
 
     def run(self, ctx):
         _script(ctx, self.name, "stop")
+
+
+@dataclass
+class SystemUser:
+    """A postinst's ``adduser --system --quiet --group --no-create-home NAME`` when the user is
+    missing: the node's real adduser writes the node's own /etc/passwd and /etc/group."""
+
+    name: str
+
+    def run(self, ctx):
+        if not ctx.run_scripts:
+            return
+        known = subprocess.run(["getent", "passwd", self.name], capture_output=True,
+                               check=False)
+        if known.returncode != 0:
+            # hardy's adduser 3.105 gives a system user /home/NAME and /bin/false
+            subprocess.run(["adduser", "--system", "--quiet", "--group", "--no-create-home",
+                            "--home", f"/home/{self.name}", "--shell", "/bin/false",
+                            self.name], check=False, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 @dataclass
