@@ -227,11 +227,9 @@ class PlannedTask:
         if task.is_dry_run():
             for line in plan.describe():
                 remote.record_prediction(task.host.name, line.removeprefix("run: "))
-            said = "; ".join(plan.predictions)
-            count = len(plan.actions)
-            message = f"would make {count} change{'s' if count > 1 else ''}"
-            return Result(host=task.host, result=message + (f" ({said})" if said else ""),
-                          changed=True, diff=plan.diff, plan=plan)
+            count = len(plan.actions)  # the actions and predictions are in plan.describe()
+            return Result(host=task.host, result=f"would make {count} change"
+                          f"{'s' if count > 1 else ''}", changed=True, diff=plan.diff, plan=plan)
         changer = NodeChanger(task)
         done = [action.apply(changer) for action in plan.actions]
         return Result(host=task.host, result="; ".join(done), changed=True, diff=plan.diff,

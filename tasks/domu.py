@@ -10,6 +10,7 @@ its LVs and cfg are read back.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from runbook import remote
@@ -120,8 +121,11 @@ class CreateImage:
 
 
 def plan_image(domu: DomU, here: Placement, peer: Placement | None, peer_name: str, vg: str,
-               password: str) -> Plan:
-    """xen-create-image for one DomU; refuses to overwrite LVs or a cfg left from before."""
+               password: Callable[[], str]) -> Plan:
+    """xen-create-image for one DomU; refuses to overwrite LVs or a cfg left from before.
+
+    ``password`` is asked only when the image is to be made (a created image needs none).
+    """
     disk, swap = lv_names(domu)
     present = [lv for lv in (disk, swap) if lv in here.lvs]
     has_cfg = domu.name in here.cfgs
@@ -135,7 +139,20 @@ def plan_image(domu: DomU, here: Placement, peer: Placement | None, peer_name: s
                       "inspect them and remove them by hand (lvremove) before running again")
     if peer is not None and domu.name in peer.running:
         raise Refused(f"{domu.name} is running on {peer_name} but has no image here")
-    return plan_of([CreateImage(domu, vg, password)])
+    return plan_of([CreateImage(domu, vg, password())])
+
+
+def password_of(node: NodeReader, domu: DomU) -> Callable[[], str]:
+    """The DomU's root password from its secret, kept out of the node's journal."""
+    def password() -> str:
+        try:
+            value = domu.password(node.context.cluster.folder)
+        except InventoryError as exc:
+            raise StepFailed(str(exc)) from None
+        node.secret(value)
+        return value
+
+    return password
 
 
 def images(node: NodeReader) -> Plan:
@@ -151,12 +168,7 @@ def images(node: NodeReader) -> Plan:
     vg = vg_name(node)
     plan = plan_of(predictions=predictions)
     for domu in mine:
-        try:
-            password = domu.password(node.context.cluster.folder)
-        except InventoryError as exc:
-            raise StepFailed(str(exc)) from None
-        node.secret(password)
-        plan += plan_image(domu, here, peer, node.peer, vg, password)
+        plan += plan_image(domu, here, peer, node.peer, vg, password_of(node, domu))
     node.context.home_lvs[node.name] = {
         lv: size for d in mine for lv in lv_names(d) if (size := here.lvs.get(lv)) is not None}
     return plan

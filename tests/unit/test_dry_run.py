@@ -64,8 +64,10 @@ def test_every_step_dry_runs_on_fresh_nodes_without_a_change(
     assert snapshot(fake_nodes) == before
     by_step = {(r.host, r.runbook, r.step): r for r in rows}
     reboot = by_step["ha1", "02-xen", "reboot"]
-    assert reboot.status == "changed" and "predicted (ubuntu-xen-server not installed yet)" \
-        in reboot.message
+    assert reboot.status == "changed" and reboot.plan == [
+        "reboot: running kernel 2.6.24-19-server is not -xen; max_loop is 8, not 64",
+        "predicted (ubuntu-xen-server not installed yet): the default entry of "
+        "/boot/grub/menu.lst starts Xen once they are"]
     image = by_step["ha1", "05-domu", "image"]
     assert [c.command for c in image.commands if c.predicted] == [
         "xen-create-image --hostname=test --ip=192.168.1.50 --memory=384Mb --size=5Gb "

@@ -40,13 +40,15 @@ def domu(cluster: ClusterInventory) -> DomU:
 
 # image (on the home node) ---------------------------------------------------------------
 def test_fresh_node_gets_xen_create_image(domu: DomU) -> None:
-    plan = plan_image(domu, NOTHING, NOTHING, "ha2", "vg", "s3cret")
+    plan = plan_image(domu, NOTHING, NOTHING, "ha2", "vg", lambda: "s3cret")
     (action,) = plan.actions
     assert isinstance(action, CreateImage)
     assert plan.describe() == [
         "run: xen-create-image --hostname=test --ip=192.168.1.50 --memory=384Mb --size=5Gb "
         "--swap=384Mb --dist=hardy --lvm=vg (root password on stdin)"]
     assert "s3cret" not in repr(plan) and "s3cret" not in " ".join(plan.describe())
+    with pytest.raises(StepFailed, match="no root password"):
+        plan_image(domu, NOTHING, NOTHING, "ha2", "vg", no_password)
 
 
 @pytest.mark.parametrize(("case", "here", "peer", "message"), [
@@ -61,12 +63,17 @@ def test_fresh_node_gets_xen_create_image(domu: DomU) -> None:
 def test_image_refusals(domu: DomU, case: str, here: Placement, peer: Placement,
                         message: str) -> None:
     with pytest.raises(Refused, match=message):
-        plan_image(domu, here, peer, "ha2", "vg", "s3cret")
+        plan_image(domu, here, peer, "ha2", "vg", lambda: "s3cret")
+
+
+def no_password() -> str:
+    raise StepFailed("no root password")
 
 
 @pytest.mark.parametrize("peer", [NOTHING, RUNNING, None])
-def test_created_image_is_a_no_op(domu: DomU, peer: Placement | None) -> None:
-    plan = plan_image(domu, IMAGE, peer, "ha2", "vg", "s3cret")
+def test_created_image_is_a_no_op_and_needs_no_password(domu: DomU,
+                                                        peer: Placement | None) -> None:
+    plan = plan_image(domu, IMAGE, peer, "ha2", "vg", no_password)
     assert not plan and plan.notes == (
         "test: image already created (test-disk, test-swap, /etc/xen/test.cfg)",)
 
