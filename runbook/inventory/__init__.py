@@ -34,6 +34,9 @@ the line of each key), ``hosts`` (hosts, groups, defaults and the inheritance be
 ``values`` (value readers shared by the sections), one module per section, ``ssh`` (logging in),
 ``cluster`` (load_inventory), ``nornir_adapter`` (open_nornir).
 
+A run about to connect passes ``load_inventory(connect=ConnectCheck(...))``: the SSH key and
+known_hosts files of the hosts it connects to must then exist, reported like any problem.
+
 Secrets are never part of the inventory: the files name environment variables (or, for a DomU's
 root password, a file) and only the runbook that needs a secret reads it.
 """
