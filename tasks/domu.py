@@ -19,6 +19,7 @@ from runbook.facts import FactFailed, Facts
 from runbook.facts.domu import (
     MARKER_DIR,
     Placement,
+    cfg_exists,
     cfg_path,
     first_boot_marker,
     lv_names,
@@ -30,6 +31,7 @@ from runbook.facts.packages import missing, packages
 from runbook.facts.system import UNAME_R, ping
 from runbook.facts.xen import XM_LIST, xm_listed
 from runbook.inventory import DomU, InventoryError, size_to_mib
+from runbook.parsers.xen import running
 from runbook.plan import NodeChanger, NodeReader, Plan, plan_of, planned, unmet
 
 BOOT_WAIT_S = 60.0
@@ -55,21 +57,22 @@ def placement_from(facts: Facts, domus: tuple[DomU, ...], vg: str, xen_suffix: s
     """`xm list` must answer on the Xen kernel; off it (before 02-xen's reboot) only a dry
     run may go on, predicting that no DomU runs. The same for LVs before lvm2 is installed."""
     predictions = []
+    kernel = facts.get(UNAME_R)
     try:
-        where = placement(facts, domus, vg) if not missing(
-            facts.get(packages(["lvm2"])), ["lvm2"]) else None
-    except FactFailed as exc:
-        if exc.name != XM_LIST.name or facts.get(UNAME_R).endswith(xen_suffix):
+        guests = frozenset(running(facts.get(XM_LIST)))
+    except FactFailed:
+        if kernel.endswith(xen_suffix):
             raise
-        where = None
-    if where is None:
-        if not facts.get(UNAME_R).endswith(xen_suffix):
-            predictions.append(unmet(dry_run, f"not running the Xen kernel ({facts.get(UNAME_R)})",
-                                     "no DomU runs here"))
-        if missing(facts.get(packages(["lvm2"])), ["lvm2"]):
-            predictions.append(unmet(dry_run, "lvm2 is not installed", "no LV exists here"))
-        where = Placement.empty()
-    return where, predictions
+        predictions.append(unmet(dry_run, f"not running the Xen kernel ({kernel})",
+                                 "no DomU runs here"))
+        guests = frozenset()
+    if missing(facts.get(packages(["lvm2"])), ["lvm2"]):
+        predictions.append(unmet(dry_run, "lvm2 is not installed", "no LV exists here"))
+        lvs: dict[str, float] = {}
+    else:
+        lvs = lv_sizes(facts.get(LVS), vg)
+    cfgs = frozenset(d.name for d in domus if facts.get(cfg_exists(d)))
+    return Placement(guests, lvs, cfgs), predictions
 
 
 def find(node: NodeReader) -> Plan:

@@ -149,7 +149,7 @@ def answers(domu: DomU, **change: tuple[str, int]) -> dict[Fact[Any], tuple[str,
         UNAME_R: ("2.6.24-19-xen\n", 0),
         packages(["lvm2"]): ("lvm2\tinstall ok installed\t2.02.26\n", 0)}
     named: dict[str, Fact[Any]] = {"xm": XM_LIST, "lvs": LVS, "uname": UNAME_R,
-                                   "lvm2": packages(["lvm2"])}
+                                   "lvm2": packages(["lvm2"]), "cfg": cfg_exists(domu)}
     given.update({named[k]: v for k, v in change.items()})
     assert set(given) >= set(placement_facts((domu,)))
     return given
@@ -161,13 +161,21 @@ def test_placement_of_a_built_node(domu: DomU) -> None:
 
 def test_placement_before_xen_predicts_in_a_dry_run_only(domu: DomU) -> None:
     fresh = answers(domu, xm=("", 127), lvs=("", 127), uname=("2.6.24-19-server\n", 0),
-                    lvm2=("", 1))
+                    lvm2=("", 1), cfg=("", 1))
     where, predictions = placement_from(read(fresh), (domu,), "vg", "-xen", True)
     assert where == NOTHING and predictions == [
         "predicted (not running the Xen kernel (2.6.24-19-server)): no DomU runs here",
         "predicted (lvm2 is not installed): no LV exists here"]
     with pytest.raises(StepFailed, match="not running the Xen kernel"):
         placement_from(read(fresh), (domu,), "vg", "-xen", False)
+
+
+def test_a_running_domu_is_seen_even_when_lvs_are_predicted(domu: DomU) -> None:
+    xm = XM_DOM0 + f"{'test':<44}  3   384     1     -b----      1.0\n"
+    where, predictions = placement_from(read(answers(domu, xm=(xm, 0), lvm2=("", 1))), (domu,),
+                                        "vg", "-xen", True)
+    assert where == Placement(frozenset({"test"}), {}, frozenset({"test"}))
+    assert predictions == ["predicted (lvm2 is not installed): no LV exists here"]
 
 
 @pytest.mark.parametrize("dry_run", [True, False])
