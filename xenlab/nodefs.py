@@ -68,6 +68,7 @@ AcceptEnv LANG LC_*
 Subsystem sftp /usr/lib/openssh/sftp-server
 """
 
+# Messages as Ubuntu 8.04's lsb-base prints them off a terminal: " * MESSAGE", "   ...done."
 SSH_INIT = """\
 #!/bin/sh
 ### BEGIN INIT INFO
@@ -87,26 +88,26 @@ running() {
 
 case "$1" in
   start)
-\techo -n " * Starting OpenBSD Secure Shell server sshd"
+\techo " * Starting OpenBSD Secure Shell server sshd"
 \tmkdir -p /var/run/sshd
 \tif ! running; then
 \t\t/usr/sbin/sshd -t || exit 1
 \t\tsetsid /usr/sbin/sshd -D -e </dev/null >>/var/log/sshd.log 2>&1 &
 \t\tfor i in 1 2 3 4 5 6 7 8 9 10; do running && break; sleep 0.1; done
 \tfi
-\techo "        ...done."
+\techo "   ...done."
 \t;;
   stop)
-\techo -n " * Stopping OpenBSD Secure Shell server sshd"
+\techo " * Stopping OpenBSD Secure Shell server sshd"
 \trunning && kill "$(cat $PIDFILE)"
 \trm -f $PIDFILE
-\techo "        ...done."
+\techo "   ...done."
 \t;;
   reload|force-reload|restart)
-\techo -n " * Restarting OpenBSD Secure Shell server sshd"
+\techo " * Restarting OpenBSD Secure Shell server sshd"
 \t/usr/sbin/sshd -t || exit 1
 \tif running; then kill -HUP "$(cat $PIDFILE)"; else "$0" start >/dev/null; fi
-\techo "        ...done."
+\techo "   ...done."
 \t;;
   status)
 \tif running; then echo " * sshd is running"; exit 0; fi
@@ -136,6 +137,38 @@ sync
 kill -$sig 1
 """
 
+# /lib/lsb/init-functions of a node (on a merged-/usr machine /lib is /usr/lib): the control
+# machine's LSB process functions (pidofproc, killproc, start_daemon: the same LSB 3.2 semantics)
+# with Ubuntu 8.04's messages as lsb-base's /etc/lsb-base-logging.sh prints them off a terminal
+# (init scripts run by a runbook have no terminal): " * MESSAGE", then "   ...done."/"...fail!".
+LSB_INIT_FUNCTIONS = """\
+# /lib/lsb/init-functions (lab node: Ubuntu 8.04 messages, the host's LSB process functions)
+. /usr/lib/runbook-lab/host-usr/lib/lsb/init-functions
+
+log_use_fancy_output() { return 1; }
+log_success_msg() { echo " * $@"; }
+log_failure_msg() { echo " * $@"; }
+log_warning_msg() { echo " * $@"; }
+log_begin_msg() {
+    if [ -z "${1:-}" ]; then return 1; fi
+    echo " * $@"
+}
+log_daemon_msg() {
+    if [ -z "${1:-}" ]; then return 1; fi
+    if [ -z "${2:-}" ]; then log_begin_msg "$1"; return; fi
+    log_begin_msg "$1 $2"
+}
+log_progress_msg() { :; }
+log_end_msg() {
+    if [ -z "${1:-}" ]; then return 1; fi
+    if [ "$1" -eq 0 ]; then echo "   ...done."; else echo "   ...fail!"; fi
+    return $1
+}
+log_action_msg() { echo " * $@"; }
+log_action_begin_msg() { log_begin_msg "$@"; }
+log_action_end_msg() { log_end_msg "$@"; }
+"""
+
 MODULES = """\
 # /etc/modules: kernel modules to load at boot time.
 #
@@ -160,7 +193,7 @@ HIDDEN_ETC = ("ssh/ssh_host_rsa_key", "ssh/ssh_host_rsa_key.pub", "ssh/ssh_host_
               "ssh/ssh_host_ecdsa_key.pub", "ssh/sshd_config.d", "motd")
 HIDDEN_USR = ("bin/apt", "bin/apt-cache", "bin/apt-mark", "bin/aptitude")
 NODE_USR_DIRS = ("lib/runbook-lab/sim", "lib/runbook-lab/cluster", "lib/runbook-lab/node",
-                 "lib/runbook-lab/host-usr")
+                 "lib/runbook-lab/host-usr", "lib/runbook-lab/host-etc")
 
 
 @cache
@@ -333,6 +366,8 @@ def build_usr(upper: Path, hidden: list[str]) -> None:
     upper_dir(upper, usr, "bin")
     upper_dir(upper, usr, "sbin")
     write(upper / "bin/apt-get", sim_wrapper("apt_get.py"), 0o755)
+    upper_dir(upper, usr, "lib/lsb")
+    write(upper / "lib/lsb/init-functions", LSB_INIT_FUNCTIONS)
     # uname reads the booted kernel from the procfs files the node's init covers (sim/uname.py)
     write(upper / "bin/uname", sim_wrapper("uname.py"), 0o755)
     write(upper / "sbin/update-grub", sim_wrapper("update_grub.py"), 0o755)

@@ -199,7 +199,7 @@ def test_ntp_init_is_debians_with_a_race_free_pid_check() -> None:
     script = base_pkgs.NTP_INIT
     # the lab's old check raced with ntpd removing its pid file between `[ -f ]` and `cat`
     assert "[ -f $PIDFILE ]" not in script
-    assert 'pid=$(cat "$2" 2>/dev/null) || return 3' in script
+    assert "pidofproc -p $PIDFILE $DAEMON" in script and ". /lib/lsb/init-functions" in script
     assert "$0 stop && sleep 2 && $0 start" in script
     assert 'echo "Usage: $0 {start|stop|restart|try-restart|force-reload|status}"' in script
 

@@ -64,9 +64,8 @@ restrict ::1
 NTP_DEFAULT = "NTPD_OPTS='-g'\n"
 
 # debian/ntp.init of ntp 1:4.2.4p4+dfsg (status, try-restart and the ntp user check are in it
-# since 4.2.2), with the real start-stop-daemon. Ubuntu 8.04 sources /lib/lsb/init-functions,
-# whose messages off a terminal are " * MESSAGE" and "   ...done."; the lab defines those few
-# functions here rather than ship a copy of Ubuntu's lsb-base.
+# since 4.2.2) with the real start-stop-daemon; /lib/lsb/init-functions is the node's
+# (nodefs.LSB_INIT_FUNCTIONS: Ubuntu 8.04's messages off a terminal).
 NTP_INIT = """\
 #!/bin/sh
 
@@ -81,19 +80,7 @@ NTP_INIT = """\
 
 PATH=/sbin:/bin:/usr/sbin:/usr/bin
 
-# Ubuntu 8.04 lsb-base logging, as it prints when stdout is no terminal
-log_daemon_msg() { echo " * $1${2:+ $2}"; }
-log_end_msg() {
-\tif [ "$1" -eq 0 ]; then echo "   ...done."; else echo "   ...fail!"; fi
-\treturn $1
-}
-log_success_msg() { echo " * $@"; }
-log_failure_msg() { echo " * $@"; }
-pidofproc() {
-\tpid=$(cat "$2" 2>/dev/null) || return 3
-\t[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && return 0
-\treturn 1
-}
+. /lib/lsb/init-functions
 
 NAME=ntp
 DAEMON=/usr/sbin/ntpd
