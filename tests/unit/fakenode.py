@@ -48,6 +48,7 @@ class FakeNode:
     lvs: dict[str, float] = field(default_factory=dict)  # LV of "vg" -> MiB
     domains: set[str] = field(default_factory=set)  # running DomUs
     signature: str = ""  # blkid's tags of the partition, e.g. 'TYPE="ext3"'
+    broken_installer: bool = False  # xen-create-image fails, exiting 0 as xen-tools 3.8 does
 
     @classmethod
     def fresh(cls, short: str) -> FakeNode:
@@ -64,17 +65,23 @@ class FakeNode:
         )
 
     @classmethod
-    def built(cls, short: str) -> FakeNode:
-        """A node 01-05 have run on (the DomU image lives on ha1)."""
+    def ready(cls, short: str) -> FakeNode:
+        """A node 01-04 have run on: the Xen dom0 with its volume group, no DomU yet."""
         node = cls.fresh(short)
         node.hostname = f"{short}.domain.local"
         node.packages |= {"ntp", "ubuntu-xen-server", "lvm2", "xen-tools", "debootstrap"}
         node.kernel = "2.6.24-19-xen"
         node.pvs = {PARTITION: "vg"}
-        node.lvs = {"test-disk": 5120.0, "test-swap": 384.0}
         node.files["/sys/module/loop/parameters/max_loop"] = "64\n"
         node.files["/etc/modules"] = "# /etc/modules\nlp\nloop max_loop=64\n"
         node.files["/boot/grub/menu.lst"] = "default 0\n# xenhopt=dom0_mem=512M\n" + XEN_ENTRY
+        return node
+
+    @classmethod
+    def built(cls, short: str) -> FakeNode:
+        """A node 01-05 have run on (the DomU image lives on ha1)."""
+        node = cls.ready(short)
+        node.lvs = {"test-disk": 5120.0, "test-swap": 384.0}
         node.files["/var/lib/runbook/first-boot-test"] = ""
         if short == "ha1":
             node.files["/etc/xen/test.cfg"] = "name = 'test'\n"
@@ -124,11 +131,29 @@ class FakeNode:
             return "", "Error: Unable to connect to xend: No such file or directory.\n", 1
         if words == ["xm", "list"]:
             return self.xm_list(), "", 0
-        if words[:2] == ["xm", "list"]:
+        if words[:2] == ["xm", "create"]:
+            self.domains.add(words[2].rsplit("/", 1)[-1].removesuffix(".cfg"))
+        elif words[:3] == ["xm", "shutdown", "-w"]:
+            self.domains.discard(words[3])
+        elif words[:2] == ["xm", "list"]:
             if words[2] in self.domains:
                 return "", "", 0
             return "", f"Error: Domain '{words[2]}' does not exist.\n", 1
-        return None
+        else:
+            return None
+        self.log.append(command)
+        return "", "", 0
+
+    def create_image(self, words: list[str]) -> tuple[str, str, int]:
+        """xen-create-image 3.8: exit 0 even when it made nothing."""
+        options = dict(w.removeprefix("--").split("=", 1) for w in words[1:])
+        self.log.append(f"xen-create-image {options['hostname']}")
+        if self.broken_installer:
+            return "", "Failed to create the logical volume\n", 0
+        name = options["hostname"]
+        self.lvs |= {f"{name}-disk": 5120.0, f"{name}-swap": 384.0}
+        self.files[f"/etc/xen/{name}.cfg"] = f"name = '{name}'\n"
+        return "All done\n", "", 0
 
     def __call__(self, command: str) -> tuple[str, str, int]:
         if m := re.fullmatch(r"if \[ -e (\S+) \]; then cat -- \S+; else exit 3; fi", command):
@@ -142,6 +167,17 @@ class FakeNode:
             return "", "", 0
         if (answer := self.storage(command) or self.xen(command)) is not None:
             return answer
+        if command.startswith("xen-create-image "):
+            return self.create_image(shlex.split(command))
+        if m := re.fullmatch(r"ping -c 2 -i 0\.2 -W 2 (\S+)", command):
+            if not self.domains:
+                return "2 packets transmitted, 0 received, 100% packet loss\n", "", 1
+            return (f"64 bytes from {m[1]}: icmp_seq=1 ttl=64 time=0.1 ms\n"
+                    "2 packets transmitted, 2 received, 0% packet loss\n", "", 0)
+        if m := re.fullmatch(r"mkdir -p (\S+) && touch (\S+)", command):
+            self.files[shlex.split(m[2])[0]] = ""
+            self.log.append(command)
+            return "", "", 0
         if m := re.fullmatch(r"test -e (\S+)", command):
             path = shlex.split(m[1])[0]
             return "", "", 0 if path in self.files else 1
