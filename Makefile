@@ -12,7 +12,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 RUNBOOK_DOMU_PASSWORD ?= $(shell $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(12))')
 export RUNBOOK_DOMU_PASSWORD
 
-.PHONY: demo test deps venv lint unit integration bench lab-down clean
+.PHONY: demo test deps venv lint unit integration fidelity bench lab-down clean
 
 ## demo: install everything, bring the lab up, run every runbook, print the report's path
 demo: deps venv
@@ -55,6 +55,10 @@ unit: venv
 
 integration: deps venv
 	$(BIN)/pytest -ra -m integration
+
+## fidelity: replay the real tools' transcripts (tests/fidelity) on lab rbfi (root), print the score
+fidelity: deps venv
+	$(BIN)/pytest -ra -m integration tests/fidelity
 
 ## bench: wall time of `runbook verify 01-base` and per-command cost vs OpenSSH ControlMaster
 bench: deps venv
