@@ -14,7 +14,7 @@ import base64
 import difflib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from nornir.core.task import Result, Task
 
@@ -24,6 +24,8 @@ from runbook.facts import Fact, Facts, read
 from runbook.facts.packages import missing, packages
 from runbook.inventory import NodeSettings
 from runbook.remote import CommandResult
+
+T = TypeVar("T")
 
 
 class NodeReader:
@@ -46,6 +48,10 @@ class NodeReader:
     def facts(self, *wanted: Fact[Any]) -> Facts:
         """Every fact in one round trip."""
         return read(self.__task, wanted)
+
+    def fact(self, wanted: Fact[T]) -> T:
+        """One fact's value (FactError when its command failed or printed the unexpected)."""
+        return self.facts(wanted).get(wanted)
 
     def read(self, command: str, *, ok_codes: Iterable[int] = (0,),
              timeout: float = remote.DEFAULT_TIMEOUT) -> CommandResult:
@@ -173,7 +179,7 @@ class InstallPackages:
     def apply(self, node: NodeChanger) -> str:
         node.note(f"installing {', '.join(self.names)}")
         node.change(self.command, timeout=900)
-        still = missing(node.facts(packages(self.names)).get(packages(self.names)), self.names)
+        still = missing(node.fact(packages(self.names)), self.names)
         if still:
             raise StepFailed(f"apt-get ran but dpkg does not list {', '.join(still)} as installed")
         return f"installed {', '.join(self.names)}"

@@ -78,12 +78,12 @@ def plan_ntp(installed: bool, conf: str | None, running: bool, servers: tuple[st
 
 
 def interfaces(node: NodeReader) -> Plan:
-    current = node.facts(file_content(INTERFACES)).get(file_content(INTERFACES))
+    current = node.fact(file_content(INTERFACES))
     return plan_interfaces(current, node.settings)
 
 
 def hosts(node: NodeReader) -> Plan:
-    current = node.facts(file_content(HOSTS)).get(file_content(HOSTS))
+    current = node.fact(file_content(HOSTS))
     return plan_hosts(current, node.settings, node.context.nodes)
 
 

@@ -199,7 +199,7 @@ class CreateLV:
 
     def apply(self, node: NodeChanger) -> str:
         node.change(self.command)
-        have = lv_sizes(node.facts(LVS).get(LVS), self.vg).get(self.name)
+        have = lv_sizes(node.fact(LVS), self.vg).get(self.name)
         if have != self.size_mib:
             raise StepFailed(f"after lvcreate {self.name} has {have} MiB, not {self.size_mib:g}")
         return f"created {self.name} ({self.size_mib:g} MiB)"
@@ -257,7 +257,7 @@ class BootTest:
         node.note(f"first boot of {self.domu.name}")
         node.change(remote.quote("xm", "create", cfg_path(self.domu)))
         wait_for_domain(node, self.domu.name, True, BOOT_WAIT_S)
-        answer = node.facts(ping(str(self.domu.ip))).get(ping(str(self.domu.ip)))
+        answer = node.fact(ping(str(self.domu.ip)))
         node.change(remote.quote("xm", "shutdown", "-w", self.domu.name), timeout=120)
         if answer.received == 0:
             raise StepFailed(f"{self.domu.name} started but did not answer ping at {self.domu.ip}")
@@ -268,7 +268,7 @@ class BootTest:
 def wait_for_domain(node: NodeReader, name: str, present: bool, timeout: float) -> None:
     began = time.monotonic()
     while time.monotonic() - began < timeout:
-        if node.facts(xm_listed(name)).get(xm_listed(name)) == present:
+        if node.fact(xm_listed(name)) == present:
             return
         time.sleep(0.5)
     state = "start" if present else "stop"

@@ -90,7 +90,7 @@ class CreateVolumeGroup:
     def apply(self, node: NodeChanger) -> str:
         for command in self.commands:
             node.change(command)
-        pvs = node.facts(PVS).get(PVS)
+        pvs = node.fact(PVS)
         if not any(pv.name == self.partition and pv.vg == self.vg for pv in pvs):
             seen = ", ".join(f"{pv.name} in {pv.vg or 'no VG'}" for pv in pvs) or "no PV"
             raise StepFailed(f"{self.partition} is not a PV of {self.vg} after vgcreate ({seen})")

@@ -64,7 +64,7 @@ def plan_loop(modules: str | None, max_loop: int) -> Plan:
 
 
 def loop(node: NodeReader) -> Plan:
-    return plan_loop(node.facts(MODULES_FILE).get(MODULES_FILE), xen_settings(node).max_loop)
+    return plan_loop(node.fact(MODULES_FILE), xen_settings(node).max_loop)
 
 
 def plan_dom0_memory(menu: str | None, memory_mb: int) -> Plan:
@@ -79,7 +79,7 @@ def plan_dom0_memory(menu: str | None, memory_mb: int) -> Plan:
 
 
 def dom0_memory_plan(node: NodeReader) -> Plan:
-    return plan_dom0_memory(node.facts(MENU_LST_FILE).get(MENU_LST_FILE),
+    return plan_dom0_memory(node.fact(MENU_LST_FILE),
                             xen_settings(node).dom0_memory_mb)
 
 

@@ -31,7 +31,7 @@ def plan_config(current: str | None, tools: XenToolsSettings) -> Plan:
 
 
 def config(node: NodeReader) -> Plan:
-    current = node.facts(file_content(XEN_TOOLS_CONF)).get(file_content(XEN_TOOLS_CONF))
+    current = node.fact(file_content(XEN_TOOLS_CONF))
     return plan_config(current, xen_tools_settings(node))
 
 
