@@ -40,6 +40,7 @@ PR_SET_NAME = 15
 LAB_DIR = "/usr/lib/runbook-lab"
 PYTHON = "/usr/bin/python3"
 STORAGE_BOOT = f"{LAB_DIR}/sim/storage_boot.py"
+WATCHDOG = f"{LAB_DIR}/sim/watchdog_softdog.py"  # /dev/watchdog (softdog), from boot on
 MENU_LST = "/boot/grub/menu.lst"
 TOTAL_MB = 2047  # the node's RAM (xm info total_memory)
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
@@ -106,7 +107,8 @@ def setup_mounts(node_dir: str, sim_dir: str, cluster_dir: str) -> None:
               f"workdir={src[layer + '-work']}")
     binds = (("sim", f"{LAB_DIR}/sim", True), ("cluster", f"{LAB_DIR}/cluster", False),
              ("state", f"{LAB_DIR}/node", False), ("usr", f"{LAB_DIR}/host-usr", True),
-             ("var", "/var", False), ("root", "/root", False), ("boot", "/boot", False))
+             ("etc", f"{LAB_DIR}/host-etc", True), ("var", "/var", False),
+             ("root", "/root", False), ("boot", "/boot", False))
     for key, target, readonly in binds:
         if key not in src:
             continue
@@ -182,6 +184,17 @@ def run(argv: list[str], timeout: float = 60) -> int:
     except subprocess.TimeoutExpired:
         log(f"{' '.join(argv)}: still running after {timeout:.0f}s, left in background")
         return 124
+
+
+def spawn(argv: list[str]) -> None:
+    """Start a boot-time daemon of the node (reaped by the main loop); never raises."""
+    sys.stdout.flush()
+    try:
+        subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=sys.stdout,
+                         stderr=subprocess.STDOUT, env=ENV, cwd="/", preexec_fn=unblock_signals,
+                         start_new_session=True)
+    except OSError as exc:
+        log(f"{argv[0]}: {exc}")
 
 
 def read_first_line(path: str, default: str = "") -> str:
@@ -333,6 +346,8 @@ def boot() -> None:
          "booted_at": time.time()}, indent=1) + "\n")
     notify_hypervisor("node_boot")
     run(["ip", "link", "set", "lo", "up"])
+    if os.path.exists(WATCHDOG):  # before any rc script can open /dev/watchdog
+        spawn([PYTHON, WATCHDOG])
     if os.path.exists(STORAGE_BOOT):  # disks, partitions, LVs of the node (storage sim)
         run([PYTHON, STORAGE_BOOT], timeout=60)
     run(["ifup", "-a"], timeout=90)

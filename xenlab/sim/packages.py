@@ -283,6 +283,7 @@ FAMILIES = (
     "xen_pkgs",
     "storage_pkgs",
     "drbd_pkgs",
+    "heartbeat_pkgs",
 )
 
 
