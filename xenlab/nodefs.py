@@ -169,6 +169,25 @@ log_action_begin_msg() { log_begin_msg "$@"; }
 log_action_end_msg() { log_end_msg "$@"; }
 """
 
+# `ip address ...` goes through sim/ip_era.py (no IPv4 lifetimes, as on 2.6.24); every other
+# ip command is the host's iproute2 itself. Options before the object are skipped (-f takes one).
+IP_WRAPPER = """\
+#!/bin/sh
+real=/usr/lib/runbook-lab/host-usr/bin/ip
+skip=
+for arg in "$@"; do
+	if [ -n "$skip" ]; then skip=; continue; fi
+	case "$arg" in
+		-f|-family|-n|-netns|-b|-batch|-rc|-rcvbuf) skip=1 ;;
+		-*) ;;
+		a|ad|add|addr|addre|addres|address)
+			exec /usr/bin/python3 /usr/lib/runbook-lab/sim/ip_era.py "$@" ;;
+		*) break ;;
+	esac
+done
+exec $real "$@"
+"""
+
 MODULES = """\
 # /etc/modules: kernel modules to load at boot time.
 #
@@ -366,6 +385,7 @@ def build_usr(upper: Path, hidden: list[str]) -> None:
     upper_dir(upper, usr, "bin")
     upper_dir(upper, usr, "sbin")
     write(upper / "bin/apt-get", sim_wrapper("apt_get.py"), 0o755)
+    write(upper / "bin/ip", IP_WRAPPER, 0o755)
     upper_dir(upper, usr, "lib/lsb")
     write(upper / "lib/lsb/init-functions", LSB_INIT_FUNCTIONS)
     # uname reads the booted kernel from the procfs files the node's init covers (sim/uname.py)

@@ -20,6 +20,7 @@ ntpconf: ModuleType = nodefs.sim_module("ntpconf")
 blkid: ModuleType = nodefs.sim_module("blkid")
 uname: ModuleType = nodefs.sim_module("uname")
 dpkg_era: ModuleType = nodefs.sim_module("dpkg_era")
+ip_era: ModuleType = nodefs.sim_module("ip_era")
 base_pkgs: ModuleType = sys.modules["base_pkgs"]
 
 
@@ -296,3 +297,18 @@ def test_dpkg_query_messages_are_1_14s() -> None:
         "Package `ntp' is not installed.\n")
     assert dpkg_era.VERSION_TEXT["dpkg"].startswith(
         "Debian `dpkg' package management program version 1.14.16.6ubuntu1 (amd64).\n")
+
+
+def test_ip_addr_drops_ipv4_lifetimes_like_2_6_24() -> None:
+    oneline = ("1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft "
+               "forever\n2: eth0    inet6 fe80::1/64 scope link \\       valid_lft forever "
+               "preferred_lft forever\n")
+    assert ip_era.era_output(oneline) == (
+        "1: lo    inet 127.0.0.1/8 scope host lo\n2: eth0    inet6 fe80::1/64 scope link "
+        "\\       valid_lft forever preferred_lft forever\n")
+    full = ("2: eth0: <BROADCAST,UP> mtu 1500\n    link/ether 00:16:3e:00:00:01 brd ff:ff\n"
+            "    inet 192.168.1.11/24 brd 192.168.1.255 scope global eth0\n"
+            "       valid_lft forever preferred_lft forever\n"
+            "    inet6 fe80::1/64 scope link\n       valid_lft forever preferred_lft forever\n")
+    assert ip_era.era_output(full) == full.replace(
+        "eth0\n       valid_lft forever preferred_lft forever\n", "eth0\n")
