@@ -404,11 +404,11 @@ def pvcreate(argv: list[str]) -> int:
                 if not args.flag("yes") and not ask(
                         f'Really INITIALIZE physical volume "{dev}" of volume group '
                         f'"{pv["vg"]}" [y/n]? '):
-                    warn(f"{dev}: physical volume not initialized")
+                    say(f"{dev}: physical volume not initialized")  # log_print: stdout
                     rc = ECMD_FAILED
                     continue
-                warn(f'WARNING: Forcing physical volume creation on {dev} of volume group '
-                     f'"{pv["vg"]}"')
+                say(f'WARNING: Forcing physical volume creation on {dev} of volume group '
+                    f'"{pv["vg"]}"')  # log_print in pvcreate_check: stdout
                 ss.drop_pv(lvm.state, lvm.root, dev)
             size = os.path.getsize(path)
             uuid = ss.new_uuid()
