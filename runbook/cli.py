@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import signal
 import sys
 from collections.abc import Sequence
 from enum import IntEnum
 from pathlib import Path
 
+from nornir.core import Nornir
 from rich.console import Console
 
 from runbook import console as console_mod
-from runbook import context, engine, paths, progress, remote, report
+from runbook import context, engine, interrupt, locking, paths, progress, remote, report
 from runbook.console import StepPrinter
 from runbook.engine import Runbook, RunbookRun, UnknownRunbook
-from runbook.inventory import ClusterInventory, InventoryError, load_inventory, open_nornir
+from runbook.inventory import (
+    ClusterInventory,
+    ConnectCheck,
+    InventoryError,
+    load_inventory,
+    open_nornir,
+)
 from runbook.record import InvocationRecord, RunRecord
 
 
@@ -31,20 +39,28 @@ class ExitStatus(IntEnum):
     OK = 0
     FAILED = 1  # a step or a check failed
     USAGE = 2  # unknown runbook, bad inventory, bad arguments
-    INTERRUPTED = 130
+    LOCKED = 3  # another run holds the lock of a node
+    INTERRUPTED = interrupt.EXIT_STATUS  # 130: Ctrl-C or SIGTERM
 
 
 EPILOG = """\
 exit status:
-  0  every step and every check passed
-  1  a step or a check failed (the report says which, on which node)
-  2  usage or input error: unknown runbook, bad inventory, unknown host
+  0    every step and every check passed
+  1    a step or a check failed (the report says which, on which node)
+  2    usage or input error: unknown runbook, bad inventory (a missing key_file too),
+       unknown host
+  3    refused: another run holds the lock of a node (who, since when and from where
+       is printed); nothing was changed
+  130  interrupted (Ctrl-C or SIGTERM): the running step stopped at its next safe point,
+       the report and the run record were written, the node lock released; a second
+       Ctrl-C quits at once (no report, the lock stays: runbook unlock)
 
 examples:
   runbook lab up                      # two simulated dom0 nodes on this machine
   runbook run 01-base                 # apply 01-base to the lab, then check it
   runbook run all --dry-run           # print the commands and file diffs, change nothing
   runbook verify -i inventory/prod    # post-change verification: checks only
+  runbook unlock --limit ha1          # clear a stale node lock (shows who held it)
 """
 
 
@@ -60,14 +76,15 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("list", help="the numbered runbooks with a one-line description each")
 
-    def targets(p: argparse.ArgumentParser) -> None:
+    def targets(p: argparse.ArgumentParser, reports: bool = True) -> None:
         p.add_argument("-i", "--inventory", type=Path, default=None,
                        help=f"Nornir SimpleInventory folder (default: the lab's, "
                             f"{default_inventory()})")
         p.add_argument("--limit", default="", metavar="HOST[,HOST]",
                        help="only these inventory hosts")
-        p.add_argument("--report-dir", type=Path, default=report.REPORT_DIR,
-                       help=f"where reports are written (default: {report.REPORT_DIR})")
+        if reports:
+            p.add_argument("--report-dir", type=Path, default=report.REPORT_DIR,
+                           help=f"where reports are written (default: {report.REPORT_DIR})")
         p.add_argument("--no-host-key-check", action="store_true",
                        help="do NOT verify SSH host keys against known_hosts (unsafe)")
 
@@ -82,6 +99,10 @@ def _parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="the checks only: post-change verification")
     verify.add_argument("ids", nargs="*", metavar="ID", help="runbook ids (default: all)")
     targets(verify)
+
+    unlock = sub.add_parser(
+        "unlock", help="clear the node lock a run left behind (shows who held it)")
+    targets(unlock, reports=False)
 
     lab = sub.add_parser("lab", help="the two-node lab on this machine")
     lab.add_argument("action", choices=["up", "down", "status"])
@@ -135,12 +156,28 @@ def _hosts(cluster: ClusterInventory, listed: str, option: str = "--limit") -> l
     return [h for h in names if h in wanted]
 
 
+def _quiet_paramiko() -> None:
+    """paramiko logs a failed handshake (a node rebooting, a session cut at exit) with a
+    traceback on stderr; the run names each failure's cause in its own words instead."""
+    log = logging.getLogger("paramiko")
+    if not any(isinstance(h, logging.NullHandler) for h in log.handlers):
+        log.addHandler(logging.NullHandler())
+    log.propagate = False
+
+
+def _load(args: argparse.Namespace, requires: Sequence[str]) -> ClusterInventory:
+    """The inventory, with the SSH files it names checked before any connection."""
+    folder = (args.inventory or default_inventory()).resolve()
+    limit = [h.strip() for h in args.limit.split(",") if h.strip()]
+    check = ConnectCheck(hosts=limit or None, strict_host_keys=not args.no_host_key_check)
+    return load_inventory(folder, require=requires or ("base",), connect=check)
+
+
 def _execute(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> ExitStatus:
     available = engine.discover()
     runbooks = engine.select(available, args.ids)
     requires = sorted({section for rb in runbooks for section in rb.requires})
-    folder = (args.inventory or default_inventory()).resolve()
-    cluster = load_inventory(folder, require=requires or ("base",))
+    cluster = _load(args, requires)
     hosts = _hosts(cluster, args.limit)
     force = ",".join(getattr(args, "force", []))
     forced = _hosts(cluster, force, "--force") if force else []
@@ -156,6 +193,8 @@ def _execute(args: argparse.Namespace, console: Console, argv: Sequence[str]) ->
         dry_run=dry_run,
     )
     remote.reset()
+    progress.reset()
+    _quiet_paramiko()
     nr = open_nornir(cluster, strict_host_keys=not args.no_host_key_check)
     context.attach(nr, cluster, forced=forced)  # what the steps share, typed
     nr = nr.filter(filter_func=lambda h: h.name in hosts)
@@ -164,14 +203,38 @@ def _execute(args: argparse.Namespace, console: Console, argv: Sequence[str]) ->
                         on_step_done=printer.done)
     if info.left_out:
         console.print(f"left out by --limit: {', '.join(info.left_out)}", highlight=False)
+    lock: locking.Acquired | None = None
     progress.listen(printer.note)
     try:
+        if info.mode == "run" and not dry_run:  # verify and dry runs change nothing: no lock
+            lock = locking.acquire(nr, locking.owner_for(
+                info.operator, f"runbook run {' '.join(info.runbooks)}"))
+            if lock.refusals:
+                for line in lock.refusals:
+                    console.print(f"[red]refused:[/red] {line}", highlight=False)
+                return ExitStatus.LOCKED
+        stop = interrupt.requested()
+        if stop is not None:  # before the first step: nothing to report
+            console.print(stop.line(), highlight=False)
+            return ExitStatus.INTERRUPTED
         if dry_run:
             return _dry_run(runner, runbooks, console, info)
         return _with_checks(args, console, runbooks, cluster, runner, info)
     finally:
         progress.listen(None)
+        printer.stop()
+        if lock is not None:
+            _release(console, nr, lock)
         _close(nr)
+
+
+def _release(console: Console, nr: Nornir, lock: locking.Acquired) -> None:
+    if interrupt.requested() and lock.taken:
+        console.print(f"releasing the node lock on {', '.join(lock.taken)} (a node back from "
+                      f"a reboot is waited for up to {locking.RELEASE_WAIT_S:.0f} s)",
+                      highlight=False)
+    for host, why in locking.release(nr, lock).items():
+        console.print(f"[red]{locking.left_behind(host, why)}[/red]", highlight=False)
 
 
 def _dry_run(
@@ -179,12 +242,18 @@ def _dry_run(
 ) -> ExitStatus:
     console.print("[bold]dry run[/bold]: nothing is changed on the nodes", highlight=False)
     for rb in runbooks:
+        if interrupt.requested():
+            break
         console.rule(f"{rb.id}: {rb.title}")
         runner.run(rb)
     info.ended = report.utc_now()
     totals = RunRecord(invocation=info, steps=list(runner.outcomes)).totals.steps
     console.print(f"{totals['changed']} step(s) would change something; "
                   f"{totals['failed']} failed.")
+    stop = interrupt.requested()
+    if stop is not None:
+        console.print(f"[bold magenta]{stop.line()}[/bold magenta]", highlight=False)
+        return ExitStatus.INTERRUPTED
     return ExitStatus.FAILED if totals["failed"] else ExitStatus.OK
 
 
@@ -220,18 +289,40 @@ def _with_checks(
     ]
     code = pytest.main(pytest_args, plugins=[RunbookPlugin(invocation)])
     record = invocation.record or invocation.finish()  # None: pytest stopped before the end
+    stop = interrupt.requested()
+    if stop is not None and record.interrupted is None:  # came after the checks ended
+        record.interrupted = stop.record()
     report.add_steps_to_junit(files.junit, record)
     sha256 = record.write(files.record)
     console_mod.record_summary(
         console, record,
         [("report", files.html), ("junit", files.junit), ("record", files.record)], sha256,
     )
+    if record.interrupted is not None:
+        return ExitStatus.INTERRUPTED
     if code == pytest.ExitCode.OK and record.passed:
         console.print("[green]all steps and checks passed[/green]")
         return ExitStatus.OK
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         console.print(f"[red]the checks did not complete (pytest exit {int(code)})[/red]")
     return ExitStatus.FAILED
+
+
+def _unlock(args: argparse.Namespace, console: Console) -> ExitStatus:
+    """Clear the node lock of the hosts (all, or --limit), saying who held each."""
+    cluster = _load(args, ("base",))
+    hosts = _hosts(cluster, args.limit)
+    remote.reset()
+    _quiet_paramiko()
+    nr = open_nornir(cluster, strict_host_keys=not args.no_host_key_check)
+    nr = nr.filter(filter_func=lambda h: h.name in hosts)
+    try:
+        rows = locking.clear(nr, hosts)
+    finally:
+        _close(nr)
+    for row in rows:
+        console.print(row.line(), highlight=False)
+    return ExitStatus.FAILED if any(r.error for r in rows) else ExitStatus.OK
 
 
 def _close(nr: object) -> None:
@@ -260,7 +351,10 @@ def run(argv: Sequence[str] | None = None, console: Console | None = None) -> Ex
             return _list(console)
         if args.command == "lab":
             return _lab(args, console)
-        return _execute(args, console, argv)
+        with interrupt.handling():
+            if args.command == "unlock":
+                return _unlock(args, console)
+            return _execute(args, console, argv)
     except (UnknownRunbook, InventoryError) as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return ExitStatus.USAGE

@@ -1,7 +1,14 @@
-"""Terminal output: one line per step per host, a live spinner while a step runs."""
+"""Terminal output: one line per step per host, and progress while a step runs.
+
+On a terminal a spinner shows each node's last progress note; anywhere else (CI, a log
+file) a spinner would show nothing, so a long step prints a progress line per node at a
+steady interval instead (``  ha1  02-xen · reboot  waiting for SSH (40 s)``).
+"""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -9,42 +16,76 @@ from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
 
+from runbook import progress
 from runbook.engine import Runbook, Step, StepOutcome
 from runbook.record import RunRecord
 
 _STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "skipped": "dim",
-          "waited": "cyan"}
+          "waited": "cyan", "interrupted": "bold magenta"}
+PROGRESS_INTERVAL = 10.0  # seconds between two progress lines in non-interactive output
+
+
+class ProgressLines:
+    """Non-interactive output: the running stage's progress lines every ``interval`` s."""
+
+    def __init__(self, console: Console, interval: float) -> None:
+        self.console = console
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="progress-lines", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            for line in progress.lines(progress.current(), time.monotonic()):
+                self.console.print(escape(line), highlight=False)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 class StepPrinter:
     """Prints step progress; in a dry run also the predicted commands and diffs."""
 
-    def __init__(self, console: Console, *, dry_run: bool = False) -> None:
+    def __init__(self, console: Console, *, dry_run: bool = False,
+                 interval: float = PROGRESS_INTERVAL) -> None:
         self.console = console
         self.dry_run = dry_run
+        self.interval = interval
         self._status: Status | None = None
+        self._lines: ProgressLines | None = None
         self._headline = ""
-        self._notes: dict[str, str] = {}
 
     def started(self, runbook: Runbook, step: Step, hosts: list[str]) -> None:
         self._headline = f"{runbook.id} · {step.name} on {', '.join(hosts)} …"
-        self._notes = {}
-        self._status = self.console.status(self._headline, spinner="dots")
-        self._status.start()
+        if self.console.is_terminal:
+            self._status = self.console.status(self._headline, spinner="dots")
+            self._status.start()
+        else:
+            self._lines = ProgressLines(self.console, self.interval)
 
     def note(self, host: str, text: str) -> None:
         """A progress note from a running step (e.g. waiting for a node to come back)."""
         status = self._status
         if status is None:
             return
-        self._notes[host] = text
-        notes = "; ".join(f"{h}: {t}" for h, t in sorted(self._notes.items()))
+        activity, now = progress.current(), time.monotonic()
+        notes = "; ".join(f"{h}: {activity.note_of(h)} ({progress.elapsed(activity, h, now):.0f} s)"
+                          for h in activity.hosts if activity.note_of(h))
         status.update(escape(f"{self._headline} {notes}"))
 
-    def done(self, runbook: Runbook, step: Step, rows: list[StepOutcome]) -> None:
+    def stop(self) -> None:
+        """Stop the spinner or the progress lines (a step ended, or the run is stopping)."""
         if self._status is not None:
             self._status.stop()
             self._status = None
+        if self._lines is not None:
+            self._lines.stop()
+            self._lines = None
+
+    def done(self, runbook: Runbook, step: Step, rows: list[StepOutcome]) -> None:
+        self.stop()
         width = max(len(r.host) for r in rows) if rows else 4
         for row in rows:
             status = row.status
@@ -97,6 +138,9 @@ def record_summary(
     """The end of a run, from its record: the counts, unreachable hosts, the report files."""
     ran_steps = bool(record.steps) or record.invocation.mode == "run"
     console.print(record.totals.line(with_steps=ran_steps), highlight=False)
+    if record.interrupted is not None:
+        console.print(f"[bold magenta]{escape(record.interrupted.line())}[/bold magenta]",
+                      highlight=False)
     for host, reason in sorted(record.unreachable.items()):
         console.print(f"[red]{escape(host)} unreachable:[/red] {escape(reason)}", highlight=False)
     width = max(len(label) for label, _ in files) + 1

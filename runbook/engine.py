@@ -11,6 +11,9 @@ starts it). A step has a scope:
   02-xen · reboot; the DRBD initial sync needs both nodes") - so ``--limit``
   can never run it on half a cluster;
 * one node chosen from the inventory: the others wait at the barrier.
+
+Once an interrupt is requested (Ctrl-C, SIGTERM: runbook.interrupt) no step starts; a
+step that stops at its safe point for it is recorded as ``interrupted``.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import TYPE_CHECKING, ClassVar
 from nornir.core import Nornir
 from nornir.core.task import AggregatedResult, Result, Task
 
-from runbook import paths, remote
+from runbook import interrupt, paths, progress, remote
 from runbook.record import CommandRecord, ScopeName, StepRecord, StepStatus
 
 if TYPE_CHECKING:
@@ -160,6 +163,10 @@ def _execute_step(task: Task, step: Step) -> Result:
         return Result(host=task.host, failed=True, result=str(exc))
     except remote.RemoteError as exc:
         return Result(host=task.host, failed=True, result=str(exc))
+    except interrupt.Interrupted as exc:
+        note = progress.current().note_of(task.host.name)
+        return Result(host=task.host, failed=True, interrupted=True,
+                      result=f"interrupted by {exc}" + (f" while {note}" if note else ""))
 
 
 def plan_lines(result: Result) -> list[str]:
@@ -179,9 +186,12 @@ def outcomes_from(
     for host, multi in aggregated.items():
         result = multi[0]
         commands = remote.journal(host)[started.get(host, 0) :]
-        if result.failed:
+        status: Status
+        if getattr(result, "interrupted", False):
+            message, status = str(result.result), "interrupted"
+        elif result.failed:
             message = str(result.result) if result.exception is None else _exception_line(result)
-            status: Status = "failed"
+            status = "failed"
         else:
             message = str(result.result or "")
             status = "changed" if result.changed else "ok"
@@ -287,8 +297,11 @@ class RunbookRun:
         return self.exclusions.get(host, Exclusion("failed earlier in this run"))
 
     def run(self, runbook: Runbook) -> list[StepOutcome]:
+        """Run the runbook's steps in order; none starts once an interrupt is requested."""
         rows: list[StepOutcome] = []
         for step in runbook.steps:
+            if interrupt.requested():
+                break
             rows.extend(self._run_step(runbook, step))
         return rows
 
@@ -370,19 +383,24 @@ class RunbookRun:
     def _run_on(self, runbook: Runbook, step: Step, hosts: list[str]) -> list[StepOutcome]:
         if not hosts:
             return []
-        if self.on_step_start:
-            self.on_step_start(runbook, step, hosts)
+        progress.begin(f"{runbook.id} · {step.name}", hosts)
         started = {h: len(remote.journal(h)) for h in hosts}
         durations: dict[str, float] = {}
         self.nornir.data.dry_run = self.dry_run  # what task.is_dry_run() answers
-        aggregated = self.nornir.filter(filter_func=lambda h: h.name in hosts).run(
-            task=_timed,
-            name=f"{runbook.id}:{step.name}",
-            step=step,
-            durations=durations,
-        )
+        try:
+            if self.on_step_start:
+                self.on_step_start(runbook, step, hosts)
+            aggregated = self.nornir.filter(filter_func=lambda h: h.name in hosts).run(
+                task=_timed,
+                name=f"{runbook.id}:{step.name}",
+                step=step,
+                durations=durations,
+            )
+        finally:
+            progress.end()
         rows = outcomes_from(runbook, step, aggregated, started, durations)
         for row in rows:
-            if row.status == "failed":
-                self.exclude(row.host, f"failed at {runbook.id} · {step.name}", row.message)
+            if row.status in ("failed", "interrupted"):
+                self.exclude(row.host, f"{row.status} at {runbook.id} · {step.name}",
+                             row.message)
         return rows

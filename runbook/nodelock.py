@@ -61,11 +61,15 @@ def parse_owner(text: str) -> LockOwner | None:
 
 
 def acquire_command(owner: LockOwner) -> str:
-    """Take the lock, or print the current owner and exit HELD_STATUS, in one command."""
-    content = shlex.quote(owner.render())
+    """Take the lock, or print the current owner and exit HELD_STATUS, in one command.
+
+    One line (each owner line a quoted printf argument): the session's shell reads it as
+    one command, with no continuation lines.
+    """
+    content = " ".join(shlex.quote(line) for line in owner.render().splitlines())
     return (
         f"mkdir -p {shlex.quote(os.path.dirname(LOCK_DIR))} && "
-        f"if mkdir {LOCK_DIR} 2>/dev/null; then printf %s {content} > {OWNER_FILE}; "
+        f"if mkdir {LOCK_DIR} 2>/dev/null; then printf '%s\\n' {content} > {OWNER_FILE}; "
         f"else cat {OWNER_FILE} 2>/dev/null; exit {HELD_STATUS}; fi"
     )
 
@@ -79,6 +83,15 @@ def release_command(token: str) -> str:
 def clear_command() -> str:
     """Remove a lock whatever holds it: the operator's explicit `runbook unlock`."""
     return f"rm -rf {LOCK_DIR}"
+
+
+NOT_LOCKED_STATUS = 3  # `runbook unlock` found no lock on the node
+
+
+def unlock_command() -> str:
+    """Print the owner of the lock, then remove it; exit NOT_LOCKED_STATUS when there is none."""
+    return (f"if [ -d {LOCK_DIR} ]; then cat {OWNER_FILE} 2>/dev/null; {clear_command()}; "
+            f"else exit {NOT_LOCKED_STATUS}; fi")
 
 
 def utc_clock(epoch: int) -> str:

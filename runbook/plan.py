@@ -97,7 +97,7 @@ class NodeChanger(NodeReader):
     def reboot_and_wait(self, timeout: float) -> str:
         return remote.reboot_and_wait(
             self.__task, timeout=timeout,
-            waiting=lambda s: self.note(f"rebooting, waiting for SSH ({s:.0f}s)"))
+            waiting=lambda s: self.note("waiting for SSH"))  # progress adds the time
 
 
 class Action(Protocol):

@@ -5,7 +5,9 @@ before the first check of runbook N, the plugin applies runbook N (in ``run``
 mode); the checks of N then run against the nodes over the same SSH sessions.
 A host whose checks of N failed is kept out of the steps of N+1. Each check's
 outcome, finding and evidence go into the run record (runbook.record), from
-which the step table at the top of the HTML report is rendered.
+which the step table at the top of the HTML report is rendered. Once an interrupt is
+requested (runbook.interrupt) no further check starts: the session ends as pytest's own
+"interrupted", and the report and the record are still written.
 """
 
 from __future__ import annotations
@@ -20,10 +22,17 @@ import pytest
 from nornir.core import Nornir
 from rich.console import Console
 
-from runbook import checking, console, remote, report
+from runbook import checking, console, interrupt, progress, remote, report
 from runbook.engine import Runbook, RunbookRun
 from runbook.inventory import ClusterInventory, NodeSettings
-from runbook.record import CheckOutcome, CheckRecord, CommandRecord, InvocationRecord, RunRecord
+from runbook.record import (
+    CheckOutcome,
+    CheckRecord,
+    CommandRecord,
+    InterruptRecord,
+    InvocationRecord,
+    RunRecord,
+)
 
 
 @dataclass
@@ -58,8 +67,14 @@ class Invocation:
             steps=list(self.runner.outcomes),
             checks=list(self.checks),
             unreachable=remote.unreachable_hosts(),
+            interrupted=_interruption(),
         )
         return self.record
+
+
+def _interruption() -> InterruptRecord | None:
+    stop = interrupt.requested()
+    return stop.record() if stop is not None else None
 
 
 def _runbook_of(item: pytest.Item, runbooks: list[Runbook]) -> Runbook | None:
@@ -161,6 +176,7 @@ class RunbookPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        progress.end()
         record = self.inv.finish()  # before pytest-html renders the report from it
         if self._meta is not None and record.invocation.ended is not None:
             self._meta["UTC end"] = f"{record.invocation.ended:%Y-%m-%d %H:%M:%S} UTC"
@@ -181,10 +197,20 @@ class RunbookPlugin:
         items.sort(key=key)
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self._stop_if_interrupted(item)
         rb = _runbook_of(item, self.inv.runbooks)
         if rb is not None and rb.id not in self.inv.applied:
             self._apply_up_to(rb, item)
+            self._stop_if_interrupted(item)
+            progress.begin(f"the checks of {rb.id}", self.inv.hosts)
         checking.begin_evidence()
+
+    @staticmethod
+    def _stop_if_interrupted(item: pytest.Item) -> None:
+        """No check starts once a stop is requested: end the session as interrupted."""
+        stop = interrupt.requested()
+        if stop is not None:
+            raise item.session.Interrupted(f"{stop.signal}: {stop.line()}")
 
     def _apply_up_to(self, target: Runbook, item: pytest.Item) -> None:
         capture = item.config.pluginmanager.getplugin("capturemanager")

@@ -6,7 +6,9 @@ rendered from it, so they cannot disagree. Secrets never reach it: command text 
 output come from the remote helper's journal, which redacts them.
 
 ``schema_version`` changes whenever a field changes meaning or goes away; readers refuse
-a version they do not know instead of misreading it.
+a version they do not know instead of misreading it. Version 2 added the ``interrupted``
+step status and the record's ``interrupted`` object; a version 1 record reads as one
+that was never interrupted.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar, cast, get_args
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
-StepStatus = Literal["ok", "changed", "failed", "skipped", "waited"]
+StepStatus = Literal["ok", "changed", "failed", "skipped", "waited", "interrupted"]
 CheckOutcome = Literal["passed", "failed", "skipped", "error"]
 ScopeName = Literal["node", "cluster", "one-node"]
 STEP_STATUSES: tuple[StepStatus, ...] = get_args(StepStatus)
@@ -123,6 +126,26 @@ class InvocationRecord:
 
 
 @dataclass(frozen=True)
+class InterruptRecord:
+    """Why and where the run stopped early: a SIGINT or SIGTERM, and what was running."""
+
+    signal: str  # "SIGINT", "SIGTERM"
+    at: datetime  # UTC, when the signal came
+    during: str  # "02-xen · reboot", "the checks of 01-base"; "" between two stages
+    after: str = ""  # the stage that ended last, when none was running
+    notes: dict[str, str] = field(default_factory=dict)  # host -> its last progress note
+
+    def line(self) -> str:
+        """``interrupted during 02-xen · reboot (ha1: waiting for SSH, ha2: waiting for SSH)``."""
+        if self.during:
+            notes = ", ".join(f"{h}: {t}" for h, t in self.notes.items())
+            return f"interrupted during {self.during}" + (f" ({notes})" if notes else "")
+        if self.after:
+            return f"interrupted after {self.after}"
+        return "interrupted before the first step"
+
+
+@dataclass(frozen=True)
 class Totals:
     steps: dict[StepStatus, int]
     checks: dict[CheckOutcome, int]
@@ -130,11 +153,12 @@ class Totals:
     def line(self, *, with_steps: bool = True) -> str:
         """``steps: 8 changed, 0 ok, 0 failed, 0 skipped; checks: 9 passed, 0 failed, ...``.
 
-        ``waited`` and ``error`` appear only when there are any.
+        ``waited``, ``interrupted`` and ``error`` appear only when there are any.
         """
-        order: tuple[StepStatus, ...] = ("changed", "ok", "failed", "skipped", "waited")
+        order: tuple[StepStatus, ...] = ("changed", "ok", "failed", "skipped", "waited",
+                                         "interrupted")
         steps = ", ".join(f"{self.steps[s]} {s}" for s in order
-                          if s != "waited" or self.steps[s])
+                          if s not in ("waited", "interrupted") or self.steps[s])
         checks = ", ".join(f"{n} {o}" for o, n in self.checks.items() if o != "error" or n)
         return f"steps: {steps}; checks: {checks}" if with_steps else f"checks: {checks}"
 
@@ -145,6 +169,7 @@ class RunRecord:
     steps: list[StepRecord] = field(default_factory=list)
     checks: list[CheckRecord] = field(default_factory=list)
     unreachable: dict[str, str] = field(default_factory=dict)  # host -> why
+    interrupted: InterruptRecord | None = None  # set when a signal stopped the run early
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -163,8 +188,12 @@ class RunRecord:
         return [c for c in self.checks if c.outcome in ("failed", "error")]
 
     @property
+    def interrupted_steps(self) -> list[StepRecord]:
+        return [r for r in self.steps if r.status == "interrupted"]
+
+    @property
     def passed(self) -> bool:
-        return not self.failed_steps and not self.failed_checks
+        return not self.failed_steps and not self.failed_checks and self.interrupted is None
 
     def to_dict(self) -> dict[str, Any]:
         totals = self.totals
@@ -174,6 +203,7 @@ class RunRecord:
             "steps": [_step_dict(r) for r in self.steps],
             "checks": [_check_dict(c) for c in self.checks],
             "unreachable": dict(self.unreachable),
+            "interrupted": _interrupt_dict(self.interrupted),
             "totals": {"steps": dict(totals.steps), "checks": dict(totals.checks)},
         }
 
@@ -191,14 +221,17 @@ class RunRecord:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
         version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise RecordError(f"run record schema {version!r} is not {SCHEMA_VERSION}")
+        if version not in READABLE_VERSIONS or isinstance(version, bool):
+            known = " or ".join(str(v) for v in READABLE_VERSIONS)
+            raise RecordError(f"run record schema {version!r} is not {known}")
         unreachable = _obj(data.get("unreachable", {}), "unreachable")
+        stopped = data.get("interrupted")
         return cls(
             invocation=_invocation_of(_obj(data.get("invocation"), "invocation")),
             steps=[_step_of(_obj(s, "steps[]")) for s in _list(data, "steps")],
             checks=[_check_of(_obj(c, "checks[]")) for c in _list(data, "checks")],
             unreachable={str(k): str(v) for k, v in unreachable.items()},
+            interrupted=None if stopped is None else _interrupt_of(_obj(stopped, "interrupted")),
         )
 
     def write(self, path: Path) -> str:
@@ -228,6 +261,13 @@ def _check_dict(c: CheckRecord) -> dict[str, Any]:
             "description": c.description, "outcome": c.outcome, "finding": c.finding,
             "duration": round(c.duration, 4),
             "evidence": [_command_dict(e) for e in c.evidence]}
+
+
+def _interrupt_dict(i: InterruptRecord | None) -> dict[str, Any] | None:
+    if i is None:
+        return None
+    return {"signal": i.signal, "at": i.at.isoformat(), "during": i.during, "after": i.after,
+            "notes": dict(i.notes), "line": i.line()}
 
 
 def _invocation_dict(i: InvocationRecord) -> dict[str, Any]:
@@ -341,6 +381,15 @@ def _invocation_of(d: Mapping[str, Any]) -> InvocationRecord:
         runbooks=_strings(d, "runbooks"), hosts=_strings(d, "hosts"),
         limit=_strings(d, "limit"), left_out=_strings(d, "left_out"),
         forced=_strings(d, "forced"), dry_run=_field(d, "dry_run", bool),
+    )
+
+
+def _interrupt_of(d: Mapping[str, Any]) -> InterruptRecord:
+    notes = _obj(d.get("notes", {}), "interrupted.notes")
+    return InterruptRecord(
+        signal=_field(d, "signal", str), at=_time(d.get("at"), "at"),
+        during=_field(d, "during", str), after=_field(d, "after", str),
+        notes={str(k): str(v) for k, v in notes.items()},
     )
 
 

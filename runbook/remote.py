@@ -23,7 +23,6 @@ import base64
 import contextlib
 import re
 import shlex
-import socket
 import threading
 import time
 import uuid
@@ -32,6 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nornir.core.task import Task
+
+from runbook import connect_errors, interrupt
 
 DEFAULT_TIMEOUT = 120.0
 REDACTED = "********"
@@ -123,6 +124,12 @@ def register_secret(host: str, value: str) -> None:
             _journal.setdefault(host, _HostJournal()).secrets.add(value)
 
 
+def retry_connection(host: str) -> None:
+    """Let the next call try to reach ``host`` again (a node back from a reboot)."""
+    with _lock:
+        _unreachable.pop(host, None)
+
+
 def reset() -> None:
     """Forget journals and connection state (tests and a new invocation)."""
     with _lock:
@@ -161,26 +168,7 @@ def _record(result: CommandResult) -> CommandResult:
 
 def _describe_connect_error(exc: BaseException, address: str) -> str:
     """One line that says why a node could not be reached, from netmiko's wrapped errors."""
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in chain:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    for error in chain:
-        if isinstance(error, ConnectionRefusedError):
-            return f"connection to {address} refused (no SSH server listening)"
-        if isinstance(error, TimeoutError | socket.timeout):
-            return f"no answer from {address} (connect timed out)"
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else type(exc).__name__
-    name = type(exc).__name__
-    if "Authentication" in name:
-        return f"SSH authentication to {address} failed: {first}"
-    if "host key" in first.lower() or name in {"BadHostKeyException", "SSHException"}:
-        return f"SSH host key of {address} not accepted: {first}"
-    if "TCP connection to device failed" in first:
-        return f"cannot open a TCP connection to {address}"
-    return f"{name} while connecting to {address}: {first}"
+    return connect_errors.describe_connect_error(exc, address)
 
 
 def _connection(task: Task) -> Any:
@@ -443,7 +431,7 @@ def reboot_and_wait(
     _forget_connection(task)
     began = time.monotonic()
     while time.monotonic() - began < timeout:
-        time.sleep(poll)
+        interrupt.pause(poll)  # a safe point: Ctrl-C stops the wait here (Interrupted)
         if waiting is not None:
             waiting(time.monotonic() - began)
         current = _boot_id_after_reconnect(task)

@@ -157,6 +157,7 @@ STYLE = """
 .rb-ok { color: #2a7d2a; } .rb-changed { color: #b26b00; }
 .rb-failed { color: #c00; font-weight: bold; }
 .rb-skipped { color: #777; }
+.rb-interrupted { color: #a0a; font-weight: bold; }
 .rb-cmd pre, .rb-steps pre { background: #f6f6f6; padding: 4px; margin: 2px 0 6px 0;
   white-space: pre-wrap; }
 .rb-err { color: #8a1f11; }
@@ -189,6 +190,11 @@ def render_steps(record: RunRecord) -> str:
         parts.append("<p><b>Hosts that could not be reached:</b></p><ul>")
         parts += [f"<li>{_esc(h)}: {_esc(r)}</li>" for h, r in sorted(record.unreachable.items())]
         parts.append("</ul>")
+    if record.interrupted is not None:
+        stop = record.interrupted
+        parts.append(f"<p class='rb-interrupted'>{_esc(stop.line())} "
+                     f"({_esc(stop.signal)} at {stop.at:%H:%M:%S} UTC): the run stopped "
+                     "there; later steps and checks did not run.</p>")
     left_out = record.invocation.left_out
     if left_out:
         parts.append(f"<p>Left out by --limit: {_esc(', '.join(left_out))}</p>")
@@ -229,7 +235,7 @@ def steps_testsuite(record: RunRecord) -> ET.Element:
     totals = record.totals.steps
     suite = ET.Element("testsuite", {
         "name": STEPS_SUITE, "tests": str(len(record.steps)), "failures": str(totals["failed"]),
-        "errors": "0", "skipped": str(totals["skipped"] + totals["waited"]),
+        "errors": str(totals["interrupted"]), "skipped": str(totals["skipped"] + totals["waited"]),
         "time": f"{sum(r.duration for r in record.steps):.3f}",
         "timestamp": record.invocation.started.isoformat(),
     })
@@ -240,6 +246,9 @@ def steps_testsuite(record: RunRecord) -> ET.Element:
         })
         if row.status == "failed":
             ET.SubElement(case, "failure", {"message": row.message}).text = _step_text(row)
+        elif row.status == "interrupted":  # stopped from outside: an error, not a failure
+            ET.SubElement(case, "error", {"type": "interrupted", "message": row.message}
+                          ).text = _step_text(row)
         elif row.status in ("skipped", "waited"):
             ET.SubElement(case, "skipped", {"type": row.status, "message": row.message})
         elif row.message or row.plan or row.diff:

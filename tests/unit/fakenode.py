@@ -14,6 +14,8 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from runbook import nodelock
+
 UBUNTU_INTERFACES = """auto lo
 iface lo inet loopback
 
@@ -49,6 +51,7 @@ class FakeNode:
     domains: set[str] = field(default_factory=set)  # running DomUs
     signature: str = ""  # blkid's tags of the partition, e.g. 'TYPE="ext3"'
     broken_installer: bool = False  # xen-create-image fails, exiting 0 as xen-tools 3.8 does
+    lock_owner: str | None = None  # the node lock's owner file (runbook.nodelock), if held
 
     @classmethod
     def fresh(cls, short: str) -> FakeNode:
@@ -155,7 +158,29 @@ class FakeNode:
         self.files[f"/etc/xen/{name}.cfg"] = f"name = '{name}'\n"
         return "All done\n", "", 0
 
+    def node_lock(self, command: str) -> tuple[str, str, int] | None:
+        """The node lock's three commands, as runbook.nodelock writes them (None: not one)."""
+        if command.startswith(f"mkdir -p /var/lib/runbook && if mkdir {nodelock.LOCK_DIR} "):
+            if self.lock_owner is not None:
+                return self.lock_owner, "", nodelock.HELD_STATUS
+            m = re.search(r"printf '%s\\n' (.*?) > \S+; else", command)
+            assert m, command
+            self.lock_owner = "".join(line + "\n" for line in shlex.split(m[1]))
+            return "", "", 0
+        if m := re.fullmatch(r"if grep -qx (\S+) \S+ 2>/dev/null; then rm -rf \S+; fi", command):
+            if self.lock_owner is not None and shlex.split(m[1])[0] in self.lock_owner.split("\n"):
+                self.lock_owner = None
+            return "", "", 0
+        if command == nodelock.unlock_command():
+            if self.lock_owner is None:
+                return "", "", nodelock.NOT_LOCKED_STATUS
+            owner, self.lock_owner = self.lock_owner, None
+            return owner, "", 0
+        return None
+
     def __call__(self, command: str) -> tuple[str, str, int]:
+        if (locked := self.node_lock(command)) is not None:
+            return locked
         if m := re.fullmatch(r"if \[ -e (\S+) \]; then cat -- \S+; else exit 3; fi", command):
             path = shlex.split(m[1])[0]
             return (self.files[path], "", 0) if path in self.files else ("", "", 3)

@@ -77,3 +77,17 @@ def test_stale_refusal_says_how_to_clear() -> None:
     text = nodelock.refusal("ha2", OWNER, OWNER.since + 60, "ops2", False)
     assert "looks stale (pid 4242 no longer runs on ops2)" in text
     assert "`runbook unlock --limit ha2`" in text
+
+
+def test_unlock_shows_the_owner_then_clears(tmp_path: Path) -> None:
+    sh(nodelock.acquire_command(OWNER), tmp_path)
+    cleared = sh(nodelock.unlock_command(), tmp_path)
+    assert cleared.returncode == 0 and nodelock.parse_owner(cleared.stdout) == OWNER
+    assert not (tmp_path / "lock").exists()
+    again = sh(nodelock.unlock_command(), tmp_path)
+    assert again.returncode == nodelock.NOT_LOCKED_STATUS and again.stdout == ""
+
+
+def test_the_acquire_command_is_one_line() -> None:
+    # The session's shell must read it as one command, with no continuation lines.
+    assert "\n" not in nodelock.acquire_command(OWNER)

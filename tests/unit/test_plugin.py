@@ -10,6 +10,7 @@ import hashlib
 import html
 import json
 import re
+import shutil
 import xml.etree.ElementTree as ET
 from io import StringIO
 from pathlib import Path
@@ -105,6 +106,21 @@ def fake_nr(nr: Nornir, fake_nodes: dict[str, FakeNode]) -> Nornir:
     for name, host in nr.inventory.hosts.items():
         attach(host, FakeShell(with_echo(fake_nodes[name])))
     return nr
+
+
+@pytest.fixture
+def inventory_dir(cluster: ClusterInventory, tmp_path: Path) -> Path:
+    """A copy of the lab inventory whose key_file and known_hosts exist (the CLI checks them
+    before connecting; the lab writes the real ones only when it is up)."""
+    folder = tmp_path / "inventory"
+    shutil.copytree(cluster.folder, folder)
+    (tmp_path / "id_ed25519").write_text("not a real key: the nodes are fake\n")
+    (tmp_path / "known_hosts").write_text("")
+    defaults = folder / "defaults.yaml"
+    text = re.sub(r"key_file: \S+", f"key_file: {tmp_path / 'id_ed25519'}", defaults.read_text())
+    text = re.sub(r"known_hosts: \S+", f"known_hosts: {tmp_path / 'known_hosts'}", text)
+    defaults.write_text(text)
+    return folder
 
 
 @pytest.fixture
@@ -223,7 +239,7 @@ def test_limit_runs_the_checks_of_the_selected_node_only(
 
 def test_the_cli_writes_html_junit_and_record_from_the_same_run(
     checks_dir: pytest.Pytester, fake_nr: Nornir, cluster: ClusterInventory,
-    fake_nodes: dict[str, FakeNode], monkeypatch: pytest.MonkeyPatch,
+    fake_nodes: dict[str, FakeNode], monkeypatch: pytest.MonkeyPatch, inventory_dir: Path,
 ) -> None:
     fake_nodes["ha2"].hostname = "localhost"
     books = runbooks(checks_dir.path)
@@ -231,7 +247,7 @@ def test_the_cli_writes_html_junit_and_record_from_the_same_run(
     monkeypatch.setattr(cli, "open_nornir", lambda inv, **options: fake_nr)
     out = StringIO()
     reports = checks_dir.path / "reports"
-    code = cli.run(["run", "97", "98", "-i", str(cluster.folder), "--report-dir", str(reports)],
+    code = cli.run(["run", "97", "98", "-i", str(inventory_dir), "--report-dir", str(reports)],
                    Console(file=out, width=200))
     text = out.getvalue()
     assert code == cli.ExitStatus.FAILED
@@ -259,13 +275,13 @@ def test_the_cli_writes_html_junit_and_record_from_the_same_run(
 
 def test_verify_prints_no_step_counts(
     checks_dir: pytest.Pytester, fake_nr: Nornir, cluster: ClusterInventory,
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, inventory_dir: Path,
 ) -> None:
     books = runbooks(checks_dir.path)
     monkeypatch.setattr(engine, "discover", lambda: books)
     monkeypatch.setattr(cli, "open_nornir", lambda inv, **options: fake_nr)
     out = StringIO()
-    code = cli.run(["verify", "-i", str(cluster.folder), "--report-dir",
+    code = cli.run(["verify", "-i", str(inventory_dir), "--report-dir",
                     str(checks_dir.path / "reports")], Console(file=out, width=200))
     assert code == cli.ExitStatus.OK
     assert "\nchecks: 6 passed, 0 failed, 0 skipped\n" in out.getvalue()

@@ -13,6 +13,7 @@ from runbook.record import (
     SCHEMA_VERSION,
     CheckRecord,
     CommandRecord,
+    InterruptRecord,
     InvocationRecord,
     RecordError,
     RunRecord,
@@ -67,11 +68,13 @@ def test_round_trip_keeps_every_field() -> None:
 def test_top_level_shape_and_totals() -> None:
     data = json.loads(sample().to_json())
     assert list(data) == ["schema_version", "invocation", "steps", "checks", "unreachable",
-                          "totals"]
+                          "interrupted", "totals"]
+    assert data["interrupted"] is None
     assert data["schema_version"] == SCHEMA_VERSION
     assert data["invocation"]["started"] == "2026-11-26T12:04:31.250000+00:00"
     assert data["totals"] == {
-        "steps": {"ok": 0, "changed": 1, "failed": 1, "skipped": 0, "waited": 1},
+        "steps": {"ok": 0, "changed": 1, "failed": 1, "skipped": 0, "waited": 1,
+                  "interrupted": 0},
         "checks": {"passed": 1, "failed": 1, "skipped": 0, "error": 0},
     }
     assert data["checks"][1]["host"] is None
@@ -105,7 +108,7 @@ def test_an_unfinished_invocation_has_no_end() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda d: d.update(schema_version=99), "run record schema 99 is not 1"),
+        (lambda d: d.update(schema_version=99), "run record schema 99 is not 1 or 2"),
         (lambda d: d["steps"][0].update(status="done"), "'done' is not one of ok, changed"),
         (lambda d: d["steps"][0].pop("host"), "missing field 'host'"),
         (lambda d: d["checks"][0].update(duration="fast"), "field 'duration': expected float"),
@@ -125,3 +128,50 @@ def test_a_malformed_record_is_refused_with_the_field(change, message) -> None: 
 def test_not_json_is_refused() -> None:
     with pytest.raises(RecordError, match="invalid JSON"):
         RunRecord.from_json("<html>")
+
+
+def interrupted_sample() -> RunRecord:
+    record = sample()
+    record.steps[0].status = "interrupted"
+    record.steps[0].message = "interrupted by SIGINT while waiting for SSH"
+    record.interrupted = InterruptRecord(
+        signal="SIGINT", at=datetime(2026, 11, 26, 12, 5, 2, tzinfo=UTC), during="02-xen · reboot",
+        notes={"ha1": "waiting for SSH", "ha2": "waiting for SSH"})
+    return record
+
+
+def test_an_interrupted_run_round_trips_and_never_passes() -> None:
+    record = interrupted_sample()
+    data = json.loads(record.to_json())
+    assert data["interrupted"]["line"] == (
+        "interrupted during 02-xen · reboot (ha1: waiting for SSH, ha2: waiting for SSH)")
+    assert data["totals"]["steps"]["interrupted"] == 1
+    assert RunRecord.from_json(record.to_json()) == record
+    assert [r.host for r in record.interrupted_steps] == [record.steps[0].host]
+    assert "1 interrupted" in record.totals.line()
+    record.steps[1].status = "ok"
+    record.checks = [c for c in record.checks if c.outcome == "passed"]
+    assert not record.failed_steps and not record.failed_checks and not record.passed
+
+
+@pytest.mark.parametrize(
+    ("stop", "line"),
+    [
+        (InterruptRecord("SIGTERM", datetime(2026, 1, 1, tzinfo=UTC), "the checks of 01-base"),
+         "interrupted during the checks of 01-base"),
+        (InterruptRecord("SIGINT", datetime(2026, 1, 1, tzinfo=UTC), "", after="02-xen · loop"),
+         "interrupted after 02-xen · loop"),
+        (InterruptRecord("SIGINT", datetime(2026, 1, 1, tzinfo=UTC), ""),
+         "interrupted before the first step"),
+    ],
+)
+def test_the_interrupt_line(stop: InterruptRecord, line: str) -> None:
+    assert stop.line() == line
+
+
+def test_a_version_1_record_reads_as_never_interrupted() -> None:
+    data = json.loads(sample().to_json())
+    data["schema_version"] = 1
+    del data["interrupted"]
+    old = RunRecord.from_json(json.dumps(data))
+    assert old.interrupted is None and old.steps == sample().steps

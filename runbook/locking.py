@@ -1,0 +1,149 @@
+"""The node lock (runbook.nodelock) taken and released over the run's own SSH sessions.
+
+A changing ``runbook run`` locks every node of the run in parallel, one round trip per
+node, before its first step, and releases what it took at the end, also after a failure
+or an interrupt. A node that cannot be reached is not locked and not refused: the run
+fails it alone, as it fails any unreachable node.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from nornir.core import Nornir
+from nornir.core.task import Result, Task
+
+from runbook import nodelock, remote
+from runbook.nodelock import LockOwner
+
+RELEASE_WAIT_S = 30.0  # a node interrupted mid-reboot is waited for this long to unlock it
+
+
+def owner_for(operator: str, command: str) -> LockOwner:
+    """This invocation as a lock owner (``command``: ``runbook run 06-drbd``)."""
+    return LockOwner(operator=operator, control_host=socket.gethostname(), pid=os.getpid(),
+                     since=nodelock.now(), command=command, token=uuid.uuid4().hex)
+
+
+@dataclass
+class Acquired:
+    owner: LockOwner
+    taken: list[str] = field(default_factory=list)  # hosts this invocation now holds
+    refusals: list[str] = field(default_factory=list)  # one message per host held elsewhere
+    unreachable: dict[str, str] = field(default_factory=dict)  # host -> why
+
+
+def _acquire(task: Task, owner: LockOwner) -> Result:
+    try:
+        done = remote.change(task, nodelock.acquire_command(owner),
+                             ok_codes=(0, nodelock.HELD_STATUS),
+                             display=f"take the node lock {nodelock.LOCK_DIR}")
+    except remote.NodeUnreachable as exc:
+        return Result(host=task.host, failed=True, result=exc.reason)
+    except remote.RemoteError as exc:  # reached, but the lock could not be made: no run
+        return Result(host=task.host, result=f"{task.host.name}: cannot take the node lock "
+                      f"({exc})", held=True)
+    if done.exit_status == 0:
+        return Result(host=task.host, result="taken")
+    holder = nodelock.parse_owner(done.stdout)
+    this_host = socket.gethostname()
+    alive = (nodelock.pid_alive(holder.pid)
+             if holder is not None and holder.control_host == this_host else None)
+    return Result(host=task.host, result=nodelock.refusal(
+        task.host.name, holder, nodelock.now(), this_host, alive), held=True)
+
+
+def acquire(nr: Nornir, owner: LockOwner) -> Acquired:
+    """Lock every host of ``nr`` at once; the answer says who got it and who holds the rest."""
+    outcome = Acquired(owner)
+    aggregated = nr.run(task=_acquire, name="lock", owner=owner)
+    for host in nr.inventory.hosts:
+        result = aggregated[host][0]
+        if result.failed:
+            outcome.unreachable[host] = str(result.result or result.exception)
+        elif getattr(result, "held", False):
+            outcome.refusals.append(str(result.result))
+        else:
+            outcome.taken.append(host)
+    return outcome
+
+
+def _release(task: Task, token: str, deadline: float) -> Result:
+    """Release this invocation's lock; a node coming back from a reboot is retried."""
+    while True:
+        try:
+            remote.change(task, nodelock.release_command(token),
+                          display=f"release the node lock {nodelock.LOCK_DIR}")
+            return Result(host=task.host, result="released")
+        except remote.RemoteError as exc:
+            if time.monotonic() >= deadline:
+                return Result(host=task.host, failed=True, result=str(exc))
+        remote.retry_connection(task.host.name)
+        time.sleep(1.0)
+
+
+def release(nr: Nornir, lock: Acquired, wait_s: float = RELEASE_WAIT_S) -> dict[str, str]:
+    """Release every lock ``lock`` took; return host -> why its lock stays (none: all gone).
+
+    A host already known unreachable (powered off, its session dropped) is not waited for.
+    """
+    gone = remote.unreachable_hosts()
+    stays = {h: f"{h} unreachable: {gone[h]}" for h in lock.taken if h in gone}
+    hosts = [h for h in lock.taken if h not in gone]
+    if hosts:
+        deadline = time.monotonic() + wait_s
+        aggregated = nr.filter(filter_func=lambda h: h.name in hosts).run(
+            task=_release, name="unlock", token=lock.owner.token, deadline=deadline)
+        stays |= {h: str(r[0].result) for h, r in aggregated.items() if r[0].failed}
+    return {h: stays[h] for h in lock.taken if h in stays}
+
+
+def left_behind(host: str, why: str) -> str:
+    return (f"the node lock on {host} stays ({why}); once {host} answers, clear it with "
+            f"`runbook unlock --limit {host}`")
+
+
+@dataclass(frozen=True)
+class Cleared:
+    host: str
+    found: bool  # a lock was there
+    owner: LockOwner | None  # who held it (None: no lock, or its owner file was unreadable)
+    error: str = ""  # the node could not be reached
+
+    def line(self) -> str:
+        if self.error:
+            return f"{self.host}: not cleared ({self.error})"
+        if not self.found:
+            return f"{self.host}: not locked"
+        held = nodelock.describe_holder(self.host, self.owner).removeprefix(f"{self.host} is ")
+        return f"{self.host}: cleared the lock ({held})"
+
+
+def _clear(task: Task) -> Result:
+    try:
+        done = remote.change(task, nodelock.unlock_command(),
+                             ok_codes=(0, nodelock.NOT_LOCKED_STATUS),
+                             display=f"clear the node lock {nodelock.LOCK_DIR}")
+    except remote.RemoteError as exc:
+        return Result(host=task.host, failed=True, result=str(exc))
+    found = done.exit_status == 0
+    return Result(host=task.host, result=Cleared(
+        task.host.name, found, nodelock.parse_owner(done.stdout) if found else None))
+
+
+def clear(nr: Nornir, hosts: Sequence[str]) -> list[Cleared]:
+    """``runbook unlock``: remove the lock of every host, saying who held it."""
+    aggregated = nr.run(task=_clear, name="clear lock")
+    rows = []
+    for host in hosts:
+        result = aggregated[host][0]
+        if result.failed or not isinstance(result.result, Cleared):
+            rows.append(Cleared(host, False, None, str(result.result or result.exception)))
+        else:
+            rows.append(result.result)
+    return rows
