@@ -254,15 +254,49 @@ class BootTest:
                 f"xm shutdown -w {self.domu.name}")
 
     def apply(self, node: NodeChanger) -> str:
-        node.note(f"first boot of {self.domu.name}")
+        name, ip = self.domu.name, str(self.domu.ip)
+        node.note(f"first boot of {name}")
         node.change(remote.quote("xm", "create", cfg_path(self.domu)))
-        wait_for_domain(node, self.domu.name, True, BOOT_WAIT_S)
-        answer = node.fact(ping(str(self.domu.ip)))
-        node.change(remote.quote("xm", "shutdown", "-w", self.domu.name), timeout=120)
-        if answer.received == 0:
-            raise StepFailed(f"{self.domu.name} started but did not answer ping at {self.domu.ip}")
+        try:
+            wait_for_domain(node, name, True, BOOT_WAIT_S)
+            waited = wait_for_ping(node, name, ip, self.domu.boot_timeout_s)
+        except StepFailed as exc:
+            # Leave the node as it was before the step: a DomU left running would make the
+            # next run refuse ("already running here") for a reason the operator never saw.
+            raise StepFailed(f"{exc}; {shut_down_after_failure(node, name)}") from None
+        node.change(remote.quote("xm", "shutdown", "-w", name), timeout=120)
         node.change(f"mkdir -p {MARKER_DIR} && touch {remote.quote(self.marker)}")
-        return f"{self.domu.name}: started, answered ping at {self.domu.ip}, shut down"
+        return f"{name}: started, answered ping at {ip} after {waited:.0f}s, shut down"
+
+
+def wait_for_ping(node: NodeReader, name: str, ip: str, timeout: float) -> float:
+    """Seconds until the DomU answered ping; StepFailed after ``timeout`` (a guest boots slowly)."""
+    began = time.monotonic()
+    while True:
+        waited = time.monotonic() - began
+        if node.fact(ping(ip)).received > 0:
+            return waited
+        if waited >= timeout:
+            raise StepFailed(f"{name} started but did not answer ping at {ip} within "
+                             f"{timeout:.0f}s (inventory: domus[].boot_timeout_s)")
+        node.note(f"waiting for {name} to answer ping at {ip}")
+
+
+def shut_down_after_failure(node: NodeChanger, name: str) -> str:
+    """Shut the DomU down after a failed boot test; say plainly what state it is left in."""
+    try:
+        node.change(remote.quote("xm", "shutdown", "-w", name), timeout=120,
+                    ok_codes=(0, 1))
+        if not node.fact(xm_listed(name)):
+            return f"{name} was shut down again, the node is as before the step"
+        node.change(remote.quote("xm", "destroy", name), ok_codes=(0, 1))
+        if not node.fact(xm_listed(name)):
+            return f"{name} did not shut down cleanly and was destroyed (xm destroy)"
+    except (remote.RemoteError, FactFailed) as exc:
+        return (f"{name} may STILL BE RUNNING on this node ({exc}); check with `xm list` and "
+                f"stop it with `xm shutdown {name}` before running again")
+    return (f"{name} is STILL RUNNING on this node; stop it with `xm destroy {name}` before "
+            "running again")
 
 
 def wait_for_domain(node: NodeReader, name: str, present: bool, timeout: float) -> None:

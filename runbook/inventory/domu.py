@@ -23,6 +23,7 @@ from runbook.inventory.values import (
     ENV_NAME,
     MISSING,
     kind,
+    read_integer,
     read_ipv4,
     read_label,
     read_mapping,
@@ -43,7 +44,9 @@ _KEYS: Final = (
     "dist",
     "password_env",
     "password_file",
+    "boot_timeout_s",
 )
+BOOT_TIMEOUT_DEFAULT_S: Final = 120
 _SECRET_KEYS: Final = ("password", "passwd")
 _SECRET_PROBLEM: Final = (
     "passwords never go in the inventory: name an environment variable in password_env "
@@ -69,6 +72,9 @@ class DomU:
     dist: str
     password_env: str | None = None  # name of the environment variable holding the password
     password_file: Path | None = None  # as written: relative to the inventory folder, ~ expanded
+    # How long a boot test waits for the DomU to answer ping after `xm create` (a real guest
+    # takes seconds to boot; a re-created image gets a new MAC the LAN must learn).
+    boot_timeout_s: int = BOOT_TIMEOUT_DEFAULT_S
 
     def password(self, folder: Path) -> str:
         """The DomU's root password, from its environment variable or its file.
@@ -126,6 +132,7 @@ class _DomUEntry:
     dist: str | None
     password_env: str | None
     password_file: Path | None
+    boot_timeout_s: int
 
 
 def _password_source(
@@ -188,6 +195,10 @@ def _parse_domu(h: HostView, key: KeyPath, value: Any) -> _DomUEntry | None:
     if dist is not None and not DIST.fullmatch(dist):
         h.problem((*key, "dist"), f"not a distribution name: {dist!r}")
     env, file = _password_source(h, key, entry)
+    boot_timeout: int | None = BOOT_TIMEOUT_DEFAULT_S
+    if entry.get("boot_timeout_s") is not None:
+        boot_timeout = read_integer(h, (*key, "boot_timeout_s"), entry["boot_timeout_s"], 5, 3600,
+                                    "seconds a boot test waits for the DomU to answer ping")
     if h.problem_count() > start:
         return None
     assert name is not None and ip is not None and home is not None
@@ -201,6 +212,7 @@ def _parse_domu(h: HostView, key: KeyPath, value: Any) -> _DomUEntry | None:
         dist,
         env,
         Path(file).expanduser() if file is not None else None,
+        boot_timeout or BOOT_TIMEOUT_DEFAULT_S,
     )
 
 
@@ -331,6 +343,7 @@ def check_cluster(hosts: Sequence[HostView]) -> None:
                 dist=domu.dist or defaults.dist,
                 password_env=domu.password_env,
                 password_file=domu.password_file,
+                boot_timeout_s=domu.boot_timeout_s,
             )
         )
     needed = sum(size_to_mib(d.size) + size_to_mib(d.swap) for d in domus)

@@ -49,6 +49,7 @@ class FakeNode:
     pvs: dict[str, str] = field(default_factory=dict)  # PV -> its VG ("" for none)
     lvs: dict[str, float] = field(default_factory=dict)  # LV of "vg" -> MiB
     domains: set[str] = field(default_factory=set)  # running DomUs
+    silent_pings: int = 0  # pings a running DomU leaves unanswered (still booting)
     signature: str = ""  # blkid's tags of the partition, e.g. 'TYPE="ext3"'
     broken_installer: bool = False  # xen-create-image fails, exiting 0 as xen-tools 3.8 does
     lock_owner: str | None = None  # the node lock's owner file (runbook.nodelock), if held
@@ -195,7 +196,8 @@ class FakeNode:
         if command.startswith("xen-create-image "):
             return self.create_image(shlex.split(command))
         if m := re.fullmatch(r"ping -c 2 -i 0\.2 -W 2 (\S+)", command):
-            if not self.domains:
+            if not self.domains or self.silent_pings > 0:
+                self.silent_pings -= bool(self.domains)
                 return "2 packets transmitted, 0 received, 100% packet loss\n", "", 1
             return (f"64 bytes from {m[1]}: icmp_seq=1 ttl=64 time=0.1 ms\n"
                     "2 packets transmitted, 2 received, 0% packet loss\n", "", 0)

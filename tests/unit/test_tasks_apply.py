@@ -11,6 +11,7 @@ from nornir.core import Nornir
 
 from runbook import engine
 from runbook.engine import RunbookRun, StepOutcome
+from runbook.tasks import domu
 from tests.unit.fakenode import FakeNode
 
 
@@ -66,7 +67,7 @@ def test_domu_image_peer_lvs_and_first_boot(
     assert ha2.log == ["lvcreate -L 5120m -n test-disk vg", "lvcreate -L 384m -n test-swap vg"]
     assert ha2.lvs == ha1.lvs and not ha1.domains
     assert row(rows, "ha1", "first-boot").message == (
-        "test: started, answered ping at 192.168.1.50, shut down")
+        "test: started, answered ping at 192.168.1.50 after 0s, shut down")
     again = RunbookRun(nr).run(runbook("05-domu"))
     assert {r.status for r in again} == {"ok"}, [(r.host, r.step, r.message) for r in again]
 
@@ -96,3 +97,45 @@ def test_first_boot_refuses_a_domu_running_on_the_peer(
     boot = row(rows, "ha1", "first-boot")
     assert boot.status == "failed" and "test is running on ha2" in boot.message
     assert not ha1.domains and not ha1.log
+
+
+class FakeClock:
+    """time.monotonic for tasks.domu: one second passes at every reading."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+def test_first_boot_waits_for_a_slow_guest(
+        nr: Nornir, fake_nodes: dict[str, FakeNode], monkeypatch: pytest.MonkeyPatch) -> None:
+    swap_nodes(nr, fake_nodes, ha1=FakeNode.ready("ha1"), ha2=FakeNode.ready("ha2"))
+    fake_nodes["ha1"].silent_pings = 3
+    monkeypatch.setattr(domu.time, "monotonic", FakeClock())
+    rows = RunbookRun(nr).run(runbook("05-domu"))
+    boot = row(rows, "ha1", "first-boot")
+    assert boot.status == "changed", boot.message
+    assert boot.message.startswith("test: started, answered ping at 192.168.1.50 after ")
+    assert fake_nodes["ha1"].silent_pings == 0 and not fake_nodes["ha1"].domains
+
+
+def test_first_boot_that_never_answers_leaves_the_node_as_before(
+        nr: Nornir, fake_nodes: dict[str, FakeNode], monkeypatch: pytest.MonkeyPatch) -> None:
+    swap_nodes(nr, fake_nodes, ha1=FakeNode.ready("ha1"), ha2=FakeNode.ready("ha2"))
+    fake_nodes["ha1"].silent_pings = 10_000
+    monkeypatch.setattr(domu.time, "monotonic", FakeClock())
+    rows = RunbookRun(nr).run(runbook("05-domu"))
+    boot = row(rows, "ha1", "first-boot")
+    assert boot.status == "failed"
+    assert "did not answer ping at 192.168.1.50 within 120s" in boot.message
+    assert "test was shut down again, the node is as before the step" in boot.message
+    assert not fake_nodes["ha1"].domains
+    assert "/var/lib/runbook/first-boot-test" not in fake_nodes["ha1"].files
+    # Nothing is left running, so the next run tries again instead of refusing.
+    fake_nodes["ha1"].silent_pings = 0
+    nr.data.failed_hosts.clear()  # a new invocation
+    again = RunbookRun(nr).run(runbook("05-domu"))
+    assert row(again, "ha1", "first-boot").status == "changed"

@@ -144,6 +144,25 @@ def test_domu_values_default_to_the_home_nodes_xen_tools(tmp_path: Path) -> None
     assert web.password_env is None and web.password_file == Path("secrets/web.password")
 
 
+def test_domu_boot_timeout_default_and_bounds(tmp_path: Path) -> None:
+    (test,) = load_inventory(lab_copy(tmp_path, lambda docs: None), require=ALL_SECTIONS).domus
+    assert test.boot_timeout_s == 120
+
+    def slow(docs: Docs) -> None:
+        docs[G]["xen_cluster"]["data"]["domus"][0]["boot_timeout_s"] = 300
+
+    (test,) = load_inventory(lab_copy(tmp_path / "slow", slow), require=ALL_SECTIONS).domus
+    assert test.boot_timeout_s == 300
+
+    def bad(docs: Docs) -> None:
+        docs[G]["xen_cluster"]["data"]["domus"][0]["boot_timeout_s"] = 1
+
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(lab_copy(tmp_path / "bad", bad), require=ALL_SECTIONS)
+    assert "data.domus[0].boot_timeout_s" in str(caught.value)
+    assert "expected an integer from 5 to 3600" in str(caught.value)
+
+
 def test_domu_password_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     domu = load_inventory(LAB, require=("domu",)).domus[0]
     monkeypatch.setenv("RUNBOOK_DOMU_PASSWORD", "")
