@@ -10,9 +10,12 @@ from runbook.inventory.errors import KeyPath
 from runbook.inventory.hosts import HostView, Section
 from runbook.inventory.values import MISSING, kind, read_integer, read_settings, read_text
 
-_KEYS: Final = ("packages", "kernel_suffix", "dom0_memory_mb", "max_loop", "reboot_timeout_s")
+_KEYS: Final = (
+    "packages", "kernel_suffix", "version", "dom0_memory_mb", "max_loop", "reboot_timeout_s"
+)
 _PACKAGE: Final = re.compile(r"[a-z0-9][a-z0-9+.-]+")
 _KERNEL_SUFFIX: Final = re.compile(r"[A-Za-z0-9._+-]+")
+_VERSION: Final = re.compile(r"\d+\.\d+")
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class XenSettings:
     dom0_memory_mb: int  # Dom0's memory (the guide: 512, the size of its swap partition)
     max_loop: int  # `loop max_loop=64` in /etc/modules
     reboot_timeout_s: int  # how long to wait for the node to come back after the reboot
+    version: str = "3.2"  # the hypervisor `xm info` must report (xen_major.xen_minor)
 
 
 def _packages(h: HostView, key: KeyPath, packages: Any) -> None:
@@ -57,6 +61,10 @@ def parse_host(h: HostView) -> dict[str, Any]:
     )
     if suffix is not None and not _KERNEL_SUFFIX.fullmatch(suffix):
         h.problem((*key, "kernel_suffix"), f"not the end of a kernel release: {suffix!r}")
+    version = xen.get("version", "3.2")
+    if not isinstance(version, str) or not _VERSION.fullmatch(version):
+        h.problem((*key, "version"),
+                  f"expected MAJOR.MINOR in quotes, e.g. \"3.2\", got {version!r}")
     memory = read_integer(
         h,
         (*key, "dom0_memory_mb"),
@@ -80,9 +88,10 @@ def parse_host(h: HostView) -> dict[str, Any]:
         return {"xen": None}
     assert suffix is not None and memory is not None and max_loop is not None
     assert timeout is not None
-    return {"xen": XenSettings(tuple(packages), suffix, memory, max_loop, timeout)}
+    return {"xen": XenSettings(tuple(packages), suffix, memory, max_loop, timeout, version)}
 
 
 SECTION: Final = Section(
-    "data.xen: packages, kernel_suffix, dom0_memory_mb, max_loop, reboot_timeout_s", parse_host
+    "data.xen: packages, kernel_suffix, version, dom0_memory_mb, max_loop, reboot_timeout_s",
+    parse_host,
 )

@@ -599,3 +599,15 @@ def test_bad_section_names_file_host_and_key(tmp_path: Path, case: Bad) -> None:
     assert case.problem in error.problem
     assert error.line is not None
     assert "Sup3r" not in str(error)  # a password in clear is named, never printed
+
+
+def test_xen_version_default_and_shape(tmp_path: Path) -> None:
+    inv = load_inventory(lab_copy(tmp_path, lambda docs: None), require=ALL_SECTIONS)
+    assert {node.xen.version for node in inv.nodes.values() if node.xen} == {"3.2"}
+
+    def unquoted(docs: Docs) -> None:
+        docs[G]["xen_cluster"]["data"]["xen"]["version"] = 3.2
+
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(lab_copy(tmp_path / "bad", unquoted), require=ALL_SECTIONS)
+    assert "data.xen.version" in str(caught.value) and "MAJOR.MINOR" in str(caught.value)
