@@ -8,7 +8,8 @@ output come from the remote helper's journal, which redacts them.
 ``schema_version`` changes whenever a field changes meaning or goes away; readers refuse
 a version they do not know instead of misreading it. Version 2 added the ``interrupted``
 step status and the record's ``interrupted`` object; a version 1 record reads as one
-that was never interrupted.
+that was never interrupted. A check's ``findings`` (runbook.findings) were added without a
+new version: a record without them reads as checks that stated none.
 """
 
 from __future__ import annotations
@@ -89,6 +90,25 @@ class StepRecord:
     plan: list[str] = field(default_factory=list)  # the task's plan, one line per action
 
 
+@dataclass(frozen=True)
+class Finding:
+    """What a check expected of one thing on one node, and what it found (runbook.findings)."""
+
+    subject: str  # what was looked at: "/etc/modules", "xen-tools.conf", "Domain-0 memory"
+    expected: str
+    found: str
+    node: str | None = None  # the inventory host; None for a cluster-wide finding
+    key: str = ""  # the setting within the subject, for checks with many parameters
+    note: str = ""  # what else the evidence says: "running max_loop is 8"
+
+    def sentence(self) -> str:
+        """``/etc/modules on ha2: expected "loop max_loop=64", found no loop line; ...``."""
+        what = f"{self.subject} {self.key}" if self.key else self.subject
+        where = f" on {self.node}" if self.node else ""
+        text = f"{what}{where}: expected {self.expected}, found {self.found}"
+        return f"{text}; {self.note}" if self.note else text
+
+
 @dataclass
 class CheckRecord:
     """One acceptance check on one node (``host`` is None for a cluster-wide check)."""
@@ -102,6 +122,7 @@ class CheckRecord:
     finding: str  # why it failed, errored or was skipped; empty when it passed
     duration: float
     evidence: list[CommandRecord] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # stated by the check; [] for an assert
 
 
 @dataclass
@@ -260,7 +281,13 @@ def _check_dict(c: CheckRecord) -> dict[str, Any]:
     return {"runbook": c.runbook, "nodeid": c.nodeid, "name": c.name, "host": c.host,
             "description": c.description, "outcome": c.outcome, "finding": c.finding,
             "duration": round(c.duration, 4),
-            "evidence": [_command_dict(e) for e in c.evidence]}
+            "evidence": [_command_dict(e) for e in c.evidence],
+            "findings": [_finding_dict(f) for f in c.findings]}
+
+
+def _finding_dict(f: Finding) -> dict[str, Any]:
+    return {"subject": f.subject, "key": f.key, "expected": f.expected, "found": f.found,
+            "node": f.node, "note": f.note}
 
 
 def _interrupt_dict(i: InterruptRecord | None) -> dict[str, Any] | None:
@@ -366,6 +393,18 @@ def _check_of(d: Mapping[str, Any]) -> CheckRecord:
         outcome=cast(CheckOutcome, _choice(d, "outcome", CHECK_OUTCOMES)),
         finding=_field(d, "finding", str), duration=_field(d, "duration", float),
         evidence=_commands(d, "evidence"),
+        findings=[_finding_of(_obj(f, "findings[]")) for f in _list(d, "findings")],
+    )
+
+
+def _finding_of(d: Mapping[str, Any]) -> Finding:
+    node = d.get("node")
+    if node is not None and not isinstance(node, str):
+        raise RecordError(f"field 'node': expected a string or null, found {node!r}")
+    return Finding(
+        subject=_field(d, "subject", str), expected=_field(d, "expected", str),
+        found=_field(d, "found", str), node=node, key=_field(d, "key", str),
+        note=_field(d, "note", str),
     )
 
 

@@ -1,0 +1,588 @@
+"""The handover report: one self-contained HTML document per invocation, for an auditor.
+
+Rendered with Jinja2 (``report_templates/handover.html.j2`` and its CSS, inlined) from the run
+record and the overview sidecar (:mod:`runbook.report_overview`) alone, so ``runbook report``
+renders the same document again later. Top down: the header (cluster, nodes, command line,
+operator, times, tool, inventory, scope), the verdict grid and the failures, the cluster
+overview and the cross-node consistency checks, the findings, what the runbooks did, the
+evidence of every check (folded on screen, expanded in print), the sign-off block, and the
+SHA-256 of the run record in the footer. Everything is in the HTML; the script only filters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shlex
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from runbook import consistency
+from runbook.record import (
+    CheckRecord,
+    CommandRecord,
+    Finding,
+    RecordError,
+    RunRecord,
+    StepRecord,
+)
+from runbook.report_overview import (
+    ClusterIdentity,
+    NodeState,
+    Overview,
+    node_state,
+    peer_offset,
+)
+
+HANDOVER_SUFFIX = ".handover.html"
+OVERVIEW_SUFFIX = ".overview.json"
+CLUSTER_WIDE = "cluster"  # the grid column of checks that belong to no single node
+SIGNOFF_ROLES = (("performed_by", "Performed by"), ("reviewed_by", "Reviewed by"),
+                 ("accepted_by", "Accepted by"))
+
+
+def handover_path(record: Path) -> Path:
+    return record.with_name(record.stem + HANDOVER_SUFFIX)
+
+
+def overview_path(record: Path) -> Path:
+    return record.with_name(record.stem + OVERVIEW_SUFFIX)
+
+
+def is_run_record(path: Path) -> bool:
+    return path.suffix == ".json" and not path.name.endswith(OVERVIEW_SUFFIX)
+
+
+def newest_record(folder: Path) -> Path | None:
+    """The newest run record in ``folder``: names start with the UTC time, so by name."""
+    records = sorted(p for p in folder.glob("*.json") if is_run_record(p))
+    return records[-1] if records else None
+
+
+# -- pieces of the view -----------------------------------------------------------------------
+
+
+@dataclass
+class Cell:
+    """One runbook on one node in the verdict grid."""
+
+    passed: int = 0
+    failed: int = 0  # failed or errored checks
+    skipped: int = 0
+    steps_failed: int = 0
+    steps_changed: int = 0
+    note: str = ""  # why nothing ran: "left out by --limit"
+
+    @property
+    def status(self) -> str:
+        if self.failed or self.steps_failed:
+            return "failed"
+        if self.passed:
+            return "passed"
+        return "skipped" if self.skipped else "not-run"
+
+    @property
+    def label(self) -> str:
+        parts = []
+        if self.steps_failed:
+            parts.append(f"{self.steps_failed} step{'s' * (self.steps_failed > 1)} failed")
+        if self.failed:
+            parts.append(f"{self.failed} failed")
+        if self.passed:
+            parts.append(f"{self.passed} passed")
+        if self.skipped:
+            parts.append(f"{self.skipped} skipped")
+        return " · ".join(parts) or (self.note or "not run")
+
+
+@dataclass
+class CheckGroup:
+    """A check on one node; a parametrized check's rows (one per key) grouped together."""
+
+    runbook: str
+    function: str
+    node: str  # a node, or CLUSTER_WIDE
+    description: str
+    checks: list[CheckRecord] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    messages: list[tuple[str, str]] = field(default_factory=list)  # (param, plain message)
+
+    @property
+    def outcome(self) -> str:
+        outcomes = {c.outcome for c in self.checks}
+        for o in ("error", "failed", "passed", "skipped"):
+            if o in outcomes:
+                return "failed" if o == "error" else o
+        return "skipped"
+
+    @property
+    def count(self) -> str:
+        ok = sum(c.outcome == "passed" for c in self.checks)
+        return f"{ok}/{len(self.checks)}"
+
+    @property
+    def evidence(self) -> list[CommandRecord]:
+        """Each command once, even when every parameter of the check read it."""
+        seen: dict[tuple[str, str, str, str], CommandRecord] = {}
+        for check in self.checks:
+            for cmd in check.evidence:
+                seen.setdefault((cmd.host, cmd.command, cmd.stdout, cmd.stderr), cmd)
+        return list(seen.values())
+
+    @property
+    def anchor(self) -> str:
+        return _anchor(f"ev-{self.runbook}-{self.function}-{self.node}")
+
+
+def _anchor(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", text)
+
+
+def _function(name: str) -> str:
+    return name.split("[", 1)[0]
+
+
+def _param(check: CheckRecord) -> str:
+    """``test_effective_setting[ha1-size]`` -> ``size``; a node-only id -> ``""``."""
+    inner = check.name.partition("[")[2].removesuffix("]")
+    if check.host and inner.startswith(check.host):
+        inner = inner[len(check.host):].lstrip("-")
+    return inner
+
+
+_PREFIXES = ("AssertionError: ", "Failed: ", "assert ")
+
+
+def plain_message(check: CheckRecord) -> str:
+    """A failure message without pytest's wrapping; an unexplained assert says so."""
+    text = check.finding.strip()
+    if text.startswith("assert ") or text in ("", "AssertionError"):
+        return "the check failed without stating its finding (see its evidence)"
+    for prefix in _PREFIXES[:2]:
+        text = text.removeprefix(prefix)
+    return text
+
+
+def check_findings(check: CheckRecord) -> list[Finding]:
+    """The structured findings the plugin stored for the check (none from a plain assert)."""
+    return list(check.findings)
+
+
+def group_checks(checks: Iterable[CheckRecord]) -> list[CheckGroup]:
+    groups: dict[tuple[str, str, str], CheckGroup] = {}
+    for check in checks:
+        node = check.host or CLUSTER_WIDE
+        key = (check.runbook, _function(check.name), node)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = CheckGroup(check.runbook, key[1], node, check.description)
+        group.checks.append(check)
+        if check.outcome in ("failed", "error"):
+            structured = check_findings(check)
+            group.findings += structured
+            if not structured:
+                group.messages.append((_param(check), plain_message(check)))
+    return list(groups.values())
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One line of "failures first": where, what, and one plain sentence."""
+
+    node: str
+    where: str  # "01-base · check: hostname is the FQDN" or "02-xen · step reboot"
+    sentence: str
+    anchor: str
+
+
+def failures(record: RunRecord, groups: Sequence[CheckGroup]) -> list[Failure]:
+    found = [Failure(s.host, f"{s.runbook} · step {s.step}",
+                     s.message or "the step failed (see the commands in the step table)",
+                     _anchor(f"step-{s.runbook}-{s.step}-{s.host}"))
+             for s in record.failed_steps]
+    for g in groups:
+        if g.outcome != "failed":
+            continue
+        where = f"{g.runbook} · {g.description}"
+        found += [Failure(g.node, where, f.sentence(), g.anchor) for f in g.findings]
+        found += [Failure(g.node, where, f"{param}: {msg}" if param else msg, g.anchor)
+                  for param, msg in g.messages]
+    for host, why in sorted(record.unreachable.items()):
+        found.append(Failure(host, "connection", f"{host} could not be reached: {why}", ""))
+    return found
+
+
+def grid(record: RunRecord, nodes: Sequence[str]) -> tuple[list[str], dict[str, dict[str, Cell]]]:
+    """Columns (nodes, then CLUSTER_WIDE when such checks ran) and runbook -> column -> cell."""
+    columns = list(nodes)
+    if any(c.host is None for c in record.checks):
+        columns.append(CLUSTER_WIDE)
+    rows = {rb: {col: Cell() for col in columns} for rb in record.invocation.runbooks}
+    for c in record.checks:
+        cell = rows.setdefault(c.runbook, {col: Cell() for col in columns}).get(
+            c.host or CLUSTER_WIDE)
+        if cell is None:
+            continue
+        if c.outcome == "passed":
+            cell.passed += 1
+        elif c.outcome == "skipped":
+            cell.skipped += 1
+        else:
+            cell.failed += 1
+    for s in record.steps:
+        cell = rows.get(s.runbook, {}).get(s.host)
+        if cell is not None:
+            cell.steps_failed += s.status == "failed"
+            cell.steps_changed += s.status == "changed"
+    for node in record.invocation.left_out:
+        for per_node in rows.values():
+            if node in per_node:
+                per_node[node].note = "left out by --limit"
+    return columns, rows
+
+
+# -- the cluster overview -------------------------------------------------------------------------
+
+
+@dataclass
+class DomUView:
+    name: str
+    ip: str
+    home: str
+    runs_on: list[str]
+    lvs: dict[str, list[str]]  # node -> its LVs of this DomU
+    drbd: list[tuple[str, str, str, str, str]]  # (resource, node, cstate, roles, disks)
+
+
+@dataclass
+class ClusterView:
+    identity: ClusterIdentity
+    states: list[NodeState]
+    offsets: dict[str, str]  # node -> "+0.002 s ± 0.004 s to ha2"
+    domus: list[DomUView]
+    drbd_rows: list[tuple[str, str, str, str, str]]  # resource, node, cstate, roles, disks
+    drbd_note: str
+    heartbeat_rows: list[tuple[str, str, str]]  # node, daemon, resources held
+    groups_held: list[tuple[str, str, str]]  # group, preferred node, holder
+    heartbeat_note: str
+    verdicts: list[consistency.Verdict]
+    gathered: datetime
+
+
+def _held_by(rsc: str, node: str, preferred: str) -> bool:
+    return rsc == "all" or (rsc == "local" and node == preferred) or (
+        rsc == "foreign" and node != preferred)
+
+
+def _drbd_rows(states: Sequence[NodeState]) -> list[tuple[str, str, str, str, str]]:
+    rows = []
+    for s in states:
+        if s.drbd is None:
+            continue
+        for res, row in sorted(s.drbd.rows.items()):
+            rows.append((res, s.host, row.cstate, row.roles, row.disks))
+    return sorted(rows)
+
+
+def _heartbeat(states: Sequence[NodeState]) -> tuple[list[tuple[str, str, str]],
+                                                      list[tuple[str, str, str]], str]:
+    present = [s for s in states if s.heartbeat is not None]
+    if not present:
+        return [], [], "not installed"
+    rows = [(s.host, "running" if s.heartbeat.running else "stopped",
+             s.heartbeat.resources or "none") for s in present if s.heartbeat is not None]
+    groups: dict[str, tuple[str, str]] = {}
+    for s in states:
+        for g in s.resource_groups or []:
+            holders = [h.host for h in present if h.heartbeat is not None and h.heartbeat.running
+                       and _held_by(h.heartbeat.resources, h.host, g.preferred)]
+            groups.setdefault(g.resources[0], (g.preferred, ", ".join(holders) or "nobody"))
+    return rows, [(name, p, h) for name, (p, h) in sorted(groups.items())], ""
+
+
+def _lv_names(domu: str) -> tuple[str, str]:
+    return f"{domu}-disk", f"{domu}-swap"
+
+
+def _domus(ident: ClusterIdentity, states: Sequence[NodeState],
+           drbd_rows: Sequence[tuple[str, str, str, str, str]]) -> list[DomUView]:
+    views = []
+    for d in ident.domus:
+        used = set(_lv_names(d.name))
+        resources: set[str] = set()
+        for s in states:
+            for disk in s.cfg_disks.get(d.name, []):
+                if disk.startswith("drbd:"):
+                    resources.add(disk.removeprefix("drbd:"))
+                elif (ref := consistency.lv_of(disk)) is not None:
+                    used.add(ref[1])
+            for res, devices in (s.drbd_devices or {}).items():
+                if any((ref := consistency.lv_of(dev)) and ref[1] in used for dev in devices):
+                    resources.add(res)
+        views.append(DomUView(
+            d.name, d.ip, d.home,
+            runs_on=[s.host for s in states if s.running and d.name in s.running],
+            lvs={s.host: sorted(used & set(s.lvs)) if s.lvs is not None else [] for s in states},
+            drbd=[r for r in drbd_rows if r[0] in resources],
+        ))
+    return views
+
+
+def verdicts(ident: ClusterIdentity, states: Sequence[NodeState],
+             clock_limit_s: float = consistency.DEFAULT_CLOCK_SKEW_LIMIT_S
+             ) -> list[consistency.Verdict]:
+    """The cross-node checks over the nodes' parsed facts."""
+    names = " and ".join(s.host for s in states)
+    missing = [s.host for s in states if s.unreachable]
+    pair = len(states) == 2 and not missing
+    why = (f"needs both nodes' facts ({', '.join(missing) or 'only one node'} not read)"
+           if not pair else "")
+    out: list[consistency.Verdict] = []
+
+    def add(name: str, title: str, compared: str, needed: list[Any],
+            run: Any) -> None:
+        if why:
+            out.append(consistency.Verdict(name, title, compared, unavailable=why))
+        elif any(v is None for v in needed):
+            out.append(consistency.Verdict(name, title, compared,
+                                           unavailable="a fact it needs could not be read"))
+        else:
+            out.append(consistency.Verdict(name, title, compared, tuple(run())))
+
+    pk = {s.host: s.packages for s in states}
+    count = len({p for v in pk.values() for p in (v or {})})
+    add("packages", "Same package versions on both nodes",
+        f"{count} installed cluster packages on {names}", list(pk.values()),
+        lambda: consistency.package_versions({h: v or {} for h, v in pk.items()}))
+    hs = {s.host: s.hashes for s in states}
+    add("files", "Identical drbd.conf, ha.cf, haresources, authkeys, xen-tools.conf and DomU "
+        "cfgs", "by SHA-256, contents never shown", list(hs.values()),
+        lambda: consistency.file_hashes({h: v or {} for h, v in hs.items()}))
+    offset = peer_offset(states[0], states[1]) if pair else None
+    add("clock", f"Clocks within {clock_limit_s:g} s of each other",
+        "each node's clock read at the start and the end of its round trip", [offset],
+        lambda: consistency.clock_skew(offset.offset_s, offset.uncertainty_s,  # type: ignore[union-attr]
+                                       clock_limit_s, (states[0].host, states[1].host)))
+    free = {s.host: s.free_mib for s in states}
+    memory = {d.name: float(d.memory_mib) for d in ident.domus}
+    for s in states:
+        for name, mib in (s.running or {}).items():
+            if name in memory:
+                memory[name] = float(mib)
+    add("memory", "N+1 memory: either node can run every DomU if the other fails",
+        f"Xen free memory against {len(memory)} DomU(s)",
+        [*free.values(), *(s.running for s in states)],
+        lambda: consistency.n_plus_one({h: float(v or 0) for h, v in free.items()},
+                                       {s.host: {k: float(v) for k, v in (s.running or {}).items()}
+                                        for s in states}, memory))
+    used = [disk for s in states for disks in s.cfg_disks.values() for disk in disks]
+    used += [dev for s in states for devs in (s.drbd_devices or {}).values() for dev in devs]
+    owned = [lv for d in ident.domus for lv in _lv_names(d.name)]
+    add("lvs", f"Every LV of volume group {ident.vg or '?'} belongs to a DomU or DRBD",
+        "LVs against the DomU cfgs, drbd.conf and the inventory's DomUs",
+        [ident.vg or None, *(s.lvs for s in states)],
+        lambda: consistency.unused_lvs(ident.vg, {s.host: s.lvs or [] for s in states}, used,
+                                       owned))
+    return out
+
+
+def cluster_view(overview: Overview) -> ClusterView:
+    ident = overview.cluster
+    states = [node_state(overview.reads[n.name], ident) for n in ident.nodes
+              if n.name in overview.reads]
+    offsets: dict[str, str] = {}
+    if len(states) == 2:
+        off = peer_offset(states[0], states[1])
+        if off is not None:
+            a, b = states[0].host, states[1].host
+            offsets[a] = f"{-off.offset_s:+.3f} s ± {off.uncertainty_s:.3f} s to {b}"
+            offsets[b] = f"{off.offset_s:+.3f} s ± {off.uncertainty_s:.3f} s to {a}"
+    drbd_rows = _drbd_rows(states)
+    installed = any(s.drbd_installed for s in states)
+    hb_rows, held, hb_note = _heartbeat(states)
+    return ClusterView(
+        identity=ident, states=states, offsets=offsets,
+        domus=_domus(ident, states, drbd_rows), drbd_rows=drbd_rows,
+        drbd_note="" if drbd_rows else ("installed, no resource configured" if installed
+                                        else "not installed"),
+        heartbeat_rows=hb_rows, groups_held=held, heartbeat_note=hb_note,
+        verdicts=verdicts(ident, states), gathered=overview.gathered,
+    )
+
+
+# -- drills ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Drill:
+    """The figures of the newest ``runbook drill`` record (its top-level ``drill`` object)."""
+
+    record: str
+    started: str
+    scenario: str
+    downtime_s: float | None
+    time_to_recover_s: float | None
+
+
+def last_drill(folder: Path) -> Drill | None:
+    """Contract for `runbook drill`: its record's invocation.mode is "drill" and it carries
+    ``"drill": {"scenario": str, "downtime_s": float, "time_to_recover_s": float}``."""
+    for path in sorted((p for p in folder.glob("*-drill-*.json") if is_run_record(p)),
+                       reverse=True):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        drill = data.get("drill") if isinstance(data, dict) else None
+        if not isinstance(drill, dict):
+            continue
+
+        def number(key: str, d: dict[str, Any] = drill) -> float | None:
+            value = d.get(key)
+            return float(value) if isinstance(value, int | float) else None
+
+        started = str(data.get("invocation", {}).get("started", ""))
+        return Drill(path.name, started, str(drill.get("scenario", "")), number("downtime_s"),
+                     number("time_to_recover_s"))
+    return None
+
+
+# -- rendering ------------------------------------------------------------------------------------
+
+
+@dataclass
+class SignOff:
+    performed_by: str = ""
+    reviewed_by: str = ""
+    accepted_by: str = ""
+    change: str = ""
+
+    def merged(self, fallback: dict[str, str]) -> SignOff:
+        """These values, each empty one taken from ``fallback`` (the inventory's)."""
+        return SignOff(*(getattr(self, k) or fallback.get(k, "") for k in
+                         ("performed_by", "reviewed_by", "accepted_by", "change")))
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("runbook", "report_templates"),
+        autoescape=True, trim_blocks=True, lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["utc"] = lambda t: f"{t:%Y-%m-%d %H:%M:%S} UTC" if t else "still running"
+    env.filters["mib"] = lambda v: "unknown" if v is None else f"{v:,.0f} MiB"
+    return env
+
+
+def _css() -> str:
+    return resources.files("runbook").joinpath("report_templates/handover.css").read_text(
+        encoding="utf-8")
+
+
+def _duration(record: RunRecord) -> str:
+    end = record.invocation.ended
+    if end is None:
+        return "did not end"
+    seconds = (end - record.invocation.started).total_seconds()
+    return f"{int(seconds // 60)} min {seconds % 60:.0f} s" if seconds >= 60 else f"{seconds:.1f} s"
+
+
+def _steps_by_runbook(steps: Sequence[StepRecord]) -> dict[str, list[StepRecord]]:
+    out: dict[str, list[StepRecord]] = {}
+    for s in steps:
+        out.setdefault(s.runbook, []).append(s)
+    return out
+
+
+def _verdict_line(record: RunRecord, fails: Sequence[Failure]) -> tuple[str, str]:
+    interrupted = getattr(record, "interrupted", None)
+    if interrupted is not None:
+        line = interrupted.line() if hasattr(interrupted, "line") else "interrupted"
+        return "failed", f"Not accepted: the run was {line}."
+    if record.invocation.ended is None:
+        return "failed", "Not accepted: the run did not complete (the record has no end time)."
+    if not fails and record.passed:
+        t = record.totals
+        what = f"all {t.checks['passed']} checks passed"
+        if record.steps:
+            what = f"every step succeeded and {what}"
+        return "passed", f"Passed: {what}."
+    nodes = sorted({f.node for f in fails})
+    return "failed", (f"Failed: {len(fails)} finding{'s' * (len(fails) != 1)} on "
+                      f"{', '.join(nodes)}; details below.")
+
+
+def render(record: RunRecord, *, record_name: str, record_sha256: str,
+           overview: Overview | None, overview_sha256: str = "", drill: Drill | None = None,
+           signoff: SignOff | None = None, html_report: str = "",
+           generated: datetime | None = None) -> str:
+    """The handover document as one HTML string (styles inlined, no external resource)."""
+    info = record.invocation
+    view = cluster_view(overview) if overview is not None else None
+    if view is not None:
+        nodes = [n.name for n in view.identity.nodes]
+    else:
+        nodes = [*info.hosts, *(n for n in info.left_out if n not in info.hosts)]
+    groups = group_checks(record.checks)
+    fails = failures(record, groups)
+    columns, rows = grid(record, nodes)
+    status, verdict = _verdict_line(record, fails)
+    sign = (signoff or SignOff()).merged(view.identity.signoff if view else {})
+    if not sign.performed_by:
+        sign.performed_by = info.operator
+    context = {
+        "css": _css(), "record": record, "info": info, "command_line": shlex.join(
+            info.command_line), "duration": _duration(record), "nodes": nodes,
+        "view": view, "columns": columns, "rows": rows, "cluster_wide": CLUSTER_WIDE,
+        "failures": fails, "status": status, "verdict": verdict,
+        "groups": groups, "failed_groups": [g for g in groups if g.outcome == "failed"],
+        "steps": _steps_by_runbook(record.steps), "totals": record.totals,
+        "record_name": record_name, "record_sha256": record_sha256,
+        "overview_sha256": overview_sha256, "drill": drill, "signoff": sign,
+        "signoff_roles": SIGNOFF_ROLES, "html_report": html_report,
+        "generated": generated or datetime.now(UTC),
+        "title": _title(record, view),
+        "overview_commands": lambda host: list(overview.reads[host].results.values())
+        if overview is not None and host in overview.reads else [],
+    }
+    return _environment().get_template("handover.html.j2").render(context)
+
+
+def _title(record: RunRecord, view: ClusterView | None) -> str:
+    info = record.invocation
+    cluster = view.identity.name if view else Path(info.inventory_folder).name
+    what = "Dry run" if info.dry_run else ("Run and verification" if info.mode == "run"
+                                           else info.mode.capitalize())
+    return f"{what} of {', '.join(info.runbooks)} on cluster {cluster}"
+
+
+def write_handover(record_path: Path, signoff: SignOff | None = None) -> Path:
+    """Render the handover document of the record at ``record_path``; return its path."""
+    data = record_path.read_bytes()
+    record = RunRecord.from_json(data.decode("utf-8"))
+    overview = None
+    sidecar = overview_path(record_path)
+    overview_sha = ""
+    if sidecar.exists():
+        raw = sidecar.read_bytes()
+        overview_sha = hashlib.sha256(raw).hexdigest()
+        try:
+            overview = Overview.from_json(raw.decode("utf-8"))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RecordError(f"{sidecar}: unreadable overview ({exc})") from None
+    html_report = record_path.with_suffix(".html")
+    document = render(
+        record, record_name=record_path.name, record_sha256=hashlib.sha256(data).hexdigest(),
+        overview=overview, overview_sha256=overview_sha, drill=last_drill(record_path.parent),
+        signoff=signoff, html_report=html_report.name if html_report.exists() else "",
+    )
+    target = handover_path(record_path)
+    target.write_text(document, encoding="utf-8")
+    return target
