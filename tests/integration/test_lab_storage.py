@@ -39,7 +39,7 @@ def lab() -> Iterator[manager.LabInfo]:
 
 def test_fresh_node_has_the_installed_disk(lab: manager.LabInfo) -> None:
     out = ssh(lab, "ha1", "fdisk -l").stdout
-    assert "Disk /dev/sda: 48.5 GB, 48488025600 bytes" in out
+    assert "Disk /dev/sda: 48.4 GB, 48488025600 bytes" in out  # fdisk truncates
     table = [line.split() for line in out.splitlines() if line.startswith("/dev/sda")]
     assert [row[0] for row in table] == ["/dev/sda1", "/dev/sda2", "/dev/sda3"]
     assert table[0][1] == "*" and table[0][-1] == "Linux"

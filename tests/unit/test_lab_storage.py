@@ -120,7 +120,7 @@ def test_fdisk_listing_of_the_2008_layout(root: str, capsys: pytest.CaptureFixtu
     ss.write_at(ss.disk_file(root, "sda"), 0, ss.mbr(state))
     assert fdisk.main(["-l"]) == 0
     assert capsys.readouterr().out == """
-Disk /dev/sda: 48.5 GB, 48488025600 bytes
+Disk /dev/sda: 48.4 GB, 48488025600 bytes
 255 heads, 63 sectors/track, 5895 cylinders
 Units = cylinders of 16065 * 512 = 8225280 bytes
 Disk identifier: 0x0003a1f2

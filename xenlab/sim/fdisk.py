@@ -23,9 +23,9 @@ def listing(device: str, path: str, heads: int = ss.HEADS, spt: int = ss.SPT) ->
     lines = [""]
     if megabytes < 10000:
         lines.append(f"Disk {device}: {megabytes} MB, {size} bytes")
-    else:
-        hecto = (megabytes + 50) // 100
-        lines.append(f"Disk {device}: {hecto // 10}.{hecto % 10} GB, {size} bytes")
+    else:  # list_disk_geometry truncates: megabytes/1000, (megabytes/100)%10
+        lines.append(f"Disk {device}: {megabytes // 1000}.{(megabytes // 100) % 10} GB, "
+                     f"{size} bytes")
     lines.append(f"{heads} heads, {spt} sectors/track, {sectors // cyl} cylinders")
     lines.append(f"Units = cylinders of {cyl} * {ss.SECTOR} = {cyl * ss.SECTOR} bytes")
     lines.append(f"Disk identifier: 0x{ss.disk_identifier(path):08x}")
