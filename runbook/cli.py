@@ -15,7 +15,7 @@ from nornir.core import Nornir
 from rich.console import Console
 
 from runbook import console as console_mod
-from runbook import context, engine, interrupt, locking, paths, progress, remote, report
+from runbook import context, engine, handover, interrupt, locking, paths, progress, remote, report
 from runbook.console import StepPrinter
 from runbook.engine import Runbook, RunbookRun, UnknownRunbook
 from runbook.inventory import (
@@ -95,14 +95,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="append", default=[], metavar="HOST",
                      help="let 03-lvm overwrite what HOST's partition holds (data is lost)")
     targets(run)
+    handover.add_signoff_arguments(run)
 
     verify = sub.add_parser("verify", help="the checks only: post-change verification")
     verify.add_argument("ids", nargs="*", metavar="ID", help="runbook ids (default: all)")
     targets(verify)
+    handover.add_signoff_arguments(verify)
 
     unlock = sub.add_parser(
         "unlock", help="clear the node lock a run left behind (shows who held it)")
     targets(unlock, reports=False)
+    handover.add_report_parser(sub, report.REPORT_DIR)
 
     lab = sub.add_parser("lab", help="the two-node lab on this machine")
     lab.add_argument("action", choices=["up", "down", "status"])
@@ -294,9 +297,13 @@ def _with_checks(
         record.interrupted = stop.record()
     report.add_steps_to_junit(files.junit, record)
     sha256 = record.write(files.record)
+    handover_file = handover.after_invocation(
+        runner.nornir, cluster, info.hosts, files.record, handover.signoff_of(args), console,
+        read_overview=record.interrupted is None)
     console_mod.record_summary(
         console, record,
-        [("report", files.html), ("junit", files.junit), ("record", files.record)], sha256,
+        [("report", files.html), ("junit", files.junit), ("record", files.record),
+         *([("handover", handover_file)] if handover_file else [])], sha256,
     )
     if record.interrupted is not None:
         return ExitStatus.INTERRUPTED
@@ -351,6 +358,8 @@ def run(argv: Sequence[str] | None = None, console: Console | None = None) -> Ex
             return _list(console)
         if args.command == "lab":
             return _lab(args, console)
+        if args.command == "report":
+            return ExitStatus(handover.report_command(args, console))
         with interrupt.handling():
             if args.command == "unlock":
                 return _unlock(args, console)

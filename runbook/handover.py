@@ -11,6 +11,7 @@ SHA-256 of the run record in the footer. Everything is in the HTML; the script o
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import re
@@ -23,8 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from nornir.core import Nornir
+from rich.console import Console
 
-from runbook import consistency
+from runbook import consistency, report_overview
+from runbook.inventory import ClusterInventory
 from runbook.record import (
     CheckRecord,
     CommandRecord,
@@ -586,3 +590,71 @@ def write_handover(record_path: Path, signoff: SignOff | None = None) -> Path:
     target = handover_path(record_path)
     target.write_text(document, encoding="utf-8")
     return target
+
+
+# -- the command line -----------------------------------------------------------------------------
+
+
+def add_signoff_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--signoff-performed-by`` ... : names for the sign-off block (else the inventory's
+    ``data.signoff``; performed by defaults to the operator)."""
+    group = parser.add_argument_group("handover report sign-off")
+    for key, label in (*SIGNOFF_ROLES, ("change", "Change or ticket reference")):
+        group.add_argument(f"--signoff-{key.replace('_', '-')}", default="", metavar="TEXT",
+                           dest=f"signoff_{key}", help=f"{label} (handover report)")
+
+
+def signoff_of(args: argparse.Namespace) -> SignOff:
+    return SignOff(*(str(getattr(args, f"signoff_{k}", "") or "") for k in
+                     ("performed_by", "reviewed_by", "accepted_by", "change")))
+
+
+def add_report_parser(sub: Any, report_dir: Path) -> None:
+    """The ``runbook report [RECORD.json]`` subcommand."""
+    parser = sub.add_parser(
+        "report", help="render the handover report of a run record again and print its path")
+    parser.add_argument("record", nargs="?", type=Path, default=None, metavar="RECORD.json",
+                        help="a run record (default: the newest in --report-dir)")
+    parser.add_argument("--report-dir", type=Path, default=report_dir,
+                        help=f"where to look for the newest record (default: {report_dir})")
+    add_signoff_arguments(parser)
+
+
+def report_command(args: argparse.Namespace, console: Console) -> int:
+    """Render the handover document again; 0 done, 2 no such record or an unreadable one."""
+    path: Path | None = args.record or newest_record(args.report_dir)
+    if path is None:
+        console.print(f"[red]error:[/red] no run record in {args.report_dir}", highlight=False)
+        return 2
+    if not path.is_file():
+        console.print(f"[red]error:[/red] no such run record: {path}", highlight=False)
+        return 2
+    try:
+        target = write_handover(path, signoff_of(args))
+    except (RecordError, OSError, UnicodeDecodeError) as exc:
+        console.print(f"[red]error:[/red] {path}: {exc}", highlight=False)
+        return 2
+    console.print(str(target), highlight=False, soft_wrap=True)
+    return 0
+
+
+def after_invocation(nr: Nornir, cluster: ClusterInventory, hosts: Sequence[str],
+                     record_path: Path, signoff: SignOff, console: Console, *,
+                     read_overview: bool = True) -> Path | None:
+    """At the end of ``run``/``verify``: read the overview (one round trip per node), store it
+    beside the record and render the handover document. A failure here never fails the run:
+    it is said, and the document is rendered without the overview. An interrupted run reads
+    nothing more from the nodes (``read_overview=False``)."""
+    try:
+        if read_overview:
+            report_overview.write(report_overview.gather(nr, cluster, hosts),
+                                  overview_path(record_path))
+    except Exception as exc:
+        console.print(f"[yellow]handover: the cluster overview was not read: {exc}[/yellow]",
+                      highlight=False)
+    try:
+        return write_handover(record_path, signoff)
+    except Exception as exc:
+        console.print(f"[yellow]handover: the report was not written: {exc}[/yellow]",
+                      highlight=False)
+        return None
