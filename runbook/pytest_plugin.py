@@ -22,8 +22,9 @@ import pytest
 from nornir.core import Nornir
 from rich.console import Console
 
-from runbook import checking, console, interrupt, progress, remote, report
+from runbook import checking, console, handover, interrupt, progress, remote, report
 from runbook.engine import Runbook, RunbookRun
+from runbook.findings import findings_of
 from runbook.inventory import ClusterInventory, NodeSettings
 from runbook.record import (
     CheckOutcome,
@@ -250,6 +251,7 @@ class RunbookPlugin:
         doc = getattr(getattr(item, "function", None), "__doc__", None) or item.name
         rep.check_description = doc.strip().splitlines()[0]
         rep.check_node = _node_of(item) or "both nodes"
+        rep.check_findings = findings_of(call.excinfo.value if call.excinfo else None)
         if call.when == "setup" and rep.passed:
             self._setup_time[item.nodeid] = rep.duration
             return
@@ -282,6 +284,7 @@ class RunbookPlugin:
                 finding="" if rep.passed else _crash_line(rep),
                 duration=self._setup_time.pop(item.nodeid, 0.0) + rep.duration,
                 evidence=evidence,
+                findings=list(getattr(rep, "check_findings", ())),
             )
         )
 
@@ -310,4 +313,8 @@ class RunbookPlugin:
     def pytest_html_results_summary(
         self, prefix: list[str], summary: list[str], postfix: list[str], session: Any
     ) -> None:
+        if self.inv.record_file is not None:  # the auditor's document, rendered at the end
+            name = html.escape(handover.handover_path(self.inv.record_file).name)
+            prefix.append(f'<p class="rb-handover">Handover report (overview, findings, '
+                          f'sign-off): <a href="{name}">{name}</a></p>')
         postfix.append(report.render_steps(self.inv.record or self.inv.finish()))
