@@ -236,8 +236,12 @@ def _release(console: Console, nr: Nornir, lock: locking.Acquired) -> None:
         console.print(f"releasing the node lock on {', '.join(lock.taken)} (a node back from "
                       f"a reboot is waited for up to {locking.RELEASE_WAIT_S:.0f} s)",
                       highlight=False)
-    for host, why in locking.release(nr, lock).items():
+    stays = locking.release(nr, lock)
+    for host, why in stays.items():
         console.print(f"[red]{locking.left_behind(host, why)}[/red]", highlight=False)
+    released = [h for h in lock.taken if h not in stays]
+    if interrupt.requested() and released:
+        console.print(f"node lock released on {', '.join(released)}", highlight=False)
 
 
 def _dry_run(

@@ -61,7 +61,7 @@ def _acquire(task: Task, owner: LockOwner) -> Result:
 def acquire(nr: Nornir, owner: LockOwner) -> Acquired:
     """Lock every host of ``nr`` at once; the answer says who got it and who holds the rest."""
     outcome = Acquired(owner)
-    aggregated = nr.run(task=_acquire, name="lock", owner=owner)
+    aggregated = nr.run(task=_acquire, name="lock", owner=owner, on_failed=True)
     for host in nr.inventory.hosts:
         result = aggregated[host][0]
         if result.failed:
@@ -98,7 +98,8 @@ def release(nr: Nornir, lock: Acquired, wait_s: float = RELEASE_WAIT_S) -> dict[
     if hosts:
         deadline = time.monotonic() + wait_s
         aggregated = nr.filter(filter_func=lambda h: h.name in hosts).run(
-            task=_release, name="unlock", token=lock.owner.token, deadline=deadline)
+            task=_release, name="unlock", token=lock.owner.token, deadline=deadline,
+            on_failed=True)  # a host that failed a step (or was interrupted) holds it too
         stays |= {h: str(r[0].result) for h, r in aggregated.items() if r[0].failed}
     return {h: stays[h] for h in lock.taken if h in stays}
 
@@ -138,7 +139,7 @@ def _clear(task: Task) -> Result:
 
 def clear(nr: Nornir, hosts: Sequence[str]) -> list[Cleared]:
     """``runbook unlock``: remove the lock of every host, saying who held it."""
-    aggregated = nr.run(task=_clear, name="clear lock")
+    aggregated = nr.run(task=_clear, name="clear lock", on_failed=True)
     rows = []
     for host in hosts:
         result = aggregated[host][0]

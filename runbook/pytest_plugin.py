@@ -232,7 +232,8 @@ class RunbookPlugin:
     def _apply(self, rb: Runbook) -> None:
         self.inv.console.rule(f"{rb.id}: {rb.title}")
         self.inv.runner.run(rb)
-        self.inv.console.print(f"[bold]checks of {rb.id}[/bold]", highlight=False)
+        if not interrupt.requested():
+            self.inv.console.print(f"[bold]checks of {rb.id}[/bold]", highlight=False)
 
     def _exclude_hosts_failing_earlier_checks(self) -> None:
         # From the record's rows, which know their runbook from the item itself (a report's
