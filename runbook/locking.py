@@ -4,6 +4,11 @@ A changing ``runbook run`` locks every node of the run in parallel, one round tr
 node, before its first step, and releases what it took at the end, also after a failure
 or an interrupt. A node that cannot be reached is not locked and not refused: the run
 fails it alone, as it fails any unreachable node.
+
+Two runs started together may each win a different node. Both see the same pair of
+owners, so one rule settles it without talking: the younger run (later ``since``, then
+the larger token) gives its nodes back and is refused; the older one waits a moment for
+them and goes on. A run that got no node at all is simply refused.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from runbook import nodelock, remote
 from runbook.nodelock import LockOwner
 
 RELEASE_WAIT_S = 30.0  # a node interrupted mid-reboot is waited for this long to unlock it
+SPLIT_WAIT_S = 5.0  # the older of two runs that split the nodes waits this long for the rest
 
 
 def owner_for(operator: str, command: str) -> LockOwner:
@@ -38,6 +44,14 @@ class Acquired:
     unreachable: dict[str, str] = field(default_factory=dict)  # host -> why
 
 
+@dataclass(frozen=True)
+class _Held:
+    """A node someone else holds: who (None: an unreadable owner file) and the refusal."""
+
+    holder: LockOwner | None
+    message: str
+
+
 def _acquire(task: Task, owner: LockOwner) -> Result:
     try:
         done = remote.change(task, nodelock.acquire_command(owner),
@@ -46,30 +60,51 @@ def _acquire(task: Task, owner: LockOwner) -> Result:
     except remote.NodeUnreachable as exc:
         return Result(host=task.host, failed=True, result=exc.reason)
     except remote.RemoteError as exc:  # reached, but the lock could not be made: no run
-        return Result(host=task.host, result=f"{task.host.name}: cannot take the node lock "
-                      f"({exc})", held=True)
+        return Result(host=task.host, result=_Held(None, f"{task.host.name}: cannot take the "
+                                                         f"node lock ({exc})"))
     if done.exit_status == 0:
         return Result(host=task.host, result="taken")
     holder = nodelock.parse_owner(done.stdout)
     this_host = socket.gethostname()
     alive = (nodelock.pid_alive(holder.pid)
              if holder is not None and holder.control_host == this_host else None)
-    return Result(host=task.host, result=nodelock.refusal(
-        task.host.name, holder, nodelock.now(), this_host, alive), held=True)
+    return Result(host=task.host, result=_Held(holder, nodelock.refusal(
+        task.host.name, holder, nodelock.now(), this_host, alive)))
 
 
-def acquire(nr: Nornir, owner: LockOwner) -> Acquired:
-    """Lock every host of ``nr`` at once; the answer says who got it and who holds the rest."""
-    outcome = Acquired(owner)
-    aggregated = nr.run(task=_acquire, name="lock", owner=owner, on_failed=True)
-    for host in nr.inventory.hosts:
+def _younger(holder: LockOwner | None, owner: LockOwner) -> bool:
+    """``holder`` started after ``owner`` (the same answer in both runs: a total order)."""
+    return holder is not None and (holder.since, holder.token) > (owner.since, owner.token)
+
+
+def _attempt(nr: Nornir, owner: LockOwner, hosts: list[str], outcome: Acquired
+             ) -> dict[str, _Held]:
+    """Try ``hosts`` at once; record taken and unreachable ones, return the held ones."""
+    aggregated = nr.filter(filter_func=lambda h: h.name in hosts).run(
+        task=_acquire, name="lock", owner=owner, on_failed=True)
+    held: dict[str, _Held] = {}
+    for host in hosts:
         result = aggregated[host][0]
         if result.failed:
             outcome.unreachable[host] = str(result.result or result.exception)
-        elif getattr(result, "held", False):
-            outcome.refusals.append(str(result.result))
+        elif isinstance(result.result, _Held):
+            held[host] = result.result
         else:
             outcome.taken.append(host)
+    return held
+
+
+def acquire(nr: Nornir, owner: LockOwner, split_wait_s: float = SPLIT_WAIT_S) -> Acquired:
+    """Lock every host of ``nr`` at once; the answer says who got it and who holds the rest."""
+    outcome = Acquired(owner)
+    held = _attempt(nr, owner, list(nr.inventory.hosts), outcome)
+    deadline = time.monotonic() + split_wait_s
+    # Split with younger runs only: they give their nodes back (they see us as older).
+    while (held and outcome.taken and time.monotonic() < deadline
+           and all(_younger(h.holder, owner) for h in held.values())):
+        time.sleep(0.2)
+        held = _attempt(nr, owner, list(held), outcome)
+    outcome.refusals = [h.message for h in held.values()]
     return outcome
 
 

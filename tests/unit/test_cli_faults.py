@@ -20,7 +20,7 @@ from nornir.core import Nornir
 from nornir.core.task import Result, Task
 from rich.console import Console
 
-from runbook import cli, engine, interrupt, nodelock, progress, remote
+from runbook import cli, engine, interrupt, locking, nodelock, progress, remote
 from runbook.engine import Runbook, Step
 from runbook.inventory import ClusterInventory
 from runbook.nodelock import LockOwner
@@ -202,3 +202,42 @@ def test_a_missing_key_file_stops_the_run_before_connecting(
     assert code == cli.ExitStatus.USAGE
     assert str(key) in out and "data.ssh.key_file" in out
     assert re.search(r"\bha1\b", out) and re.search(r"\bha2\b", out)
+
+
+def owner(since_offset: int, token: str) -> LockOwner:
+    return LockOwner("bob@ops3", "ops3", 77, nodelock.now() + since_offset, "runbook run 01-base",
+                     token)
+
+
+def test_two_runs_that_split_the_nodes_the_younger_gives_way(
+    fake_nr: Nornir, fake_nodes: dict[str, FakeNode]
+) -> None:
+    me = owner(0, "tok-me")
+    younger = owner(5, "tok-younger")  # it won ha2; it sees us (older) on ha1 and gives back
+    fake_nodes["ha2"].lock_owner = younger.render()
+    threading.Timer(0.3, setattr, [fake_nodes["ha2"], "lock_owner", None]).start()
+    got = locking.acquire(fake_nr, me)
+    assert (sorted(got.taken), got.refusals) == (["ha1", "ha2"], [])
+    assert nodelock.parse_owner(fake_nodes["ha2"].lock_owner or "") == me
+
+
+def test_the_younger_of_two_split_runs_is_refused_at_once(
+    fake_nr: Nornir, fake_nodes: dict[str, FakeNode]
+) -> None:
+    me = owner(0, "tok-me")
+    fake_nodes["ha2"].lock_owner = owner(-5, "tok-older").render()
+    began = time.monotonic()
+    got = locking.acquire(fake_nr, me)
+    assert time.monotonic() - began < 0.2
+    assert got.taken == ["ha1"] and len(got.refusals) == 1  # the CLI gives ha1 back
+    assert got.refusals[0].startswith("ha2 is locked by bob@ops3 since ")
+
+
+def test_a_younger_holder_that_keeps_its_node_is_waited_for_a_bounded_time(
+    fake_nr: Nornir, fake_nodes: dict[str, FakeNode]
+) -> None:
+    fake_nodes["ha2"].lock_owner = owner(5, "tok-younger").render()  # a --limit ha2 run
+    began = time.monotonic()
+    got = locking.acquire(fake_nr, owner(0, "tok-me"), split_wait_s=0.5)
+    assert 0.5 <= time.monotonic() - began < 2
+    assert got.taken == ["ha1"] and len(got.refusals) == 1
