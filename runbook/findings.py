@@ -67,6 +67,10 @@ def finding(*, subject: str, expected: object, found: object,
 class FindingFailed(pytest.fail.Exception):  # type: ignore[name-defined,misc]
     """A check failure that carries its findings (pytest sees an ordinary ``pytest.fail``)."""
 
+    # Shown as pytest.fail's own "Failed: <sentences>" in reports and on the terminal.
+    __module__ = "builtins"
+    __qualname__ = "Failed"
+
     def __init__(self, findings: tuple[Finding, ...]) -> None:
         super().__init__("; ".join(f.sentence() for f in findings), pytrace=False)
         self.findings = findings

@@ -41,12 +41,14 @@ from runbook.report_overview import (
     ClusterIdentity,
     NodeState,
     Overview,
+    folder_name,
     node_state,
     peer_offset,
 )
 
 HANDOVER_SUFFIX = ".handover.html"
 OVERVIEW_SUFFIX = ".overview.json"
+LONG_DIFF_LINES = 40  # a longer diff stays folded in print too (it is in the record in full)
 CLUSTER_WIDE = "cluster"  # the grid column of checks that belong to no single node
 SIGNOFF_ROLES = (("performed_by", "Performed by"), ("reviewed_by", "Reviewed by"),
                  ("accepted_by", "Accepted by"))
@@ -82,7 +84,9 @@ class Cell:
     skipped: int = 0
     steps_failed: int = 0
     steps_changed: int = 0
+    steps_done: int = 0  # ok or changed
     note: str = ""  # why nothing ran: "left out by --limit"
+    cluster_wide: bool = False  # the column of checks that belong to no single node
 
     @property
     def status(self) -> str:
@@ -90,7 +94,9 @@ class Cell:
             return "failed"
         if self.passed:
             return "passed"
-        return "skipped" if self.skipped else "not-run"
+        if self.skipped:
+            return "skipped"
+        return "none" if self.cluster_wide or self.steps_done else "not-run"
 
     @property
     def label(self) -> str:
@@ -103,7 +109,13 @@ class Cell:
             parts.append(f"{self.passed} passed")
         if self.skipped:
             parts.append(f"{self.skipped} skipped")
-        return " · ".join(parts) or (self.note or "not run")
+        if parts:
+            return " · ".join(parts)
+        if self.cluster_wide:
+            return "no cluster-wide checks"
+        if self.steps_done:
+            return "no checks of this node (see cluster-wide)"
+        return self.note or "not run"
 
 
 @dataclass
@@ -228,10 +240,12 @@ def grid(record: RunRecord, nodes: Sequence[str]) -> tuple[list[str], dict[str, 
     columns = list(nodes)
     if any(c.host is None for c in record.checks):
         columns.append(CLUSTER_WIDE)
-    rows = {rb: {col: Cell() for col in columns} for rb in record.invocation.runbooks}
+    def new_row() -> dict[str, Cell]:
+        return {col: Cell(cluster_wide=col == CLUSTER_WIDE) for col in columns}
+
+    rows = {rb: new_row() for rb in record.invocation.runbooks}
     for c in record.checks:
-        cell = rows.setdefault(c.runbook, {col: Cell() for col in columns}).get(
-            c.host or CLUSTER_WIDE)
+        cell = rows.setdefault(c.runbook, new_row()).get(c.host or CLUSTER_WIDE)
         if cell is None:
             continue
         if c.outcome == "passed":
@@ -245,6 +259,7 @@ def grid(record: RunRecord, nodes: Sequence[str]) -> tuple[list[str], dict[str, 
         if cell is not None:
             cell.steps_failed += s.status == "failed"
             cell.steps_changed += s.status == "changed"
+            cell.steps_done += s.status in ("ok", "changed")
     for node in record.invocation.left_out:
         for per_node in rows.values():
             if node in per_node:
@@ -505,7 +520,15 @@ def _steps_by_runbook(steps: Sequence[StepRecord]) -> dict[str, list[StepRecord]
     return out
 
 
-def _verdict_line(record: RunRecord, fails: Sequence[Failure]) -> tuple[str, str]:
+def consistency_failures(view: ClusterView | None) -> list[Failure]:
+    if view is None:
+        return []
+    return [Failure(f.node or CLUSTER_WIDE, f"consistency · {v.title}", f.sentence(),
+                    "consistency") for v in view.verdicts for f in v.findings]
+
+
+def _verdict_line(record: RunRecord, fails: Sequence[Failure],
+                  cluster_fails: Sequence[Failure]) -> tuple[str, str]:
     interrupted = getattr(record, "interrupted", None)
     if interrupted is not None:
         line = interrupted.line() if hasattr(interrupted, "line") else "interrupted"
@@ -517,9 +540,14 @@ def _verdict_line(record: RunRecord, fails: Sequence[Failure]) -> tuple[str, str
         what = f"all {t.checks['passed']} checks passed"
         if record.steps:
             what = f"every step succeeded and {what}"
+        if cluster_fails:
+            n = len(cluster_fails)
+            return "attention", (f"Passed: {what}. Cross-node consistency: {n} finding"
+                                 f"{'s' * (n != 1)} to review (section 4).")
         return "passed", f"Passed: {what}."
     nodes = sorted({f.node for f in fails})
-    return "failed", (f"Failed: {len(fails)} finding{'s' * (len(fails) != 1)} on "
+    more = f" (and {len(cluster_fails)} cross-node)" if cluster_fails else ""
+    return "failed", (f"Failed: {len(fails)} finding{'s' * (len(fails) != 1)}{more} on "
                       f"{', '.join(nodes)}; details below.")
 
 
@@ -536,8 +564,9 @@ def render(record: RunRecord, *, record_name: str, record_sha256: str,
         nodes = [*info.hosts, *(n for n in info.left_out if n not in info.hosts)]
     groups = group_checks(record.checks)
     fails = failures(record, groups)
+    cluster_fails = consistency_failures(view)
     columns, rows = grid(record, nodes)
-    status, verdict = _verdict_line(record, fails)
+    status, verdict = _verdict_line(record, fails, cluster_fails)
     sign = (signoff or SignOff()).merged(view.identity.signoff if view else {})
     if not sign.performed_by:
         sign.performed_by = info.operator
@@ -545,7 +574,10 @@ def render(record: RunRecord, *, record_name: str, record_sha256: str,
         "css": _css(), "record": record, "info": info, "command_line": shlex.join(
             info.command_line), "duration": _duration(record), "nodes": nodes,
         "view": view, "columns": columns, "rows": rows, "cluster_wide": CLUSTER_WIDE,
-        "failures": fails, "status": status, "verdict": verdict,
+        "failures": [*fails, *cluster_fails], "status": status, "verdict": verdict,
+        "cluster_name": view.identity.name if view else folder_name(
+            Path(info.inventory_folder)),
+        "long_diff": LONG_DIFF_LINES,
         "groups": groups, "failed_groups": [g for g in groups if g.outcome == "failed"],
         "steps": _steps_by_runbook(record.steps), "totals": record.totals,
         "record_name": record_name, "record_sha256": record_sha256,
@@ -561,7 +593,7 @@ def render(record: RunRecord, *, record_name: str, record_sha256: str,
 
 def _title(record: RunRecord, view: ClusterView | None) -> str:
     info = record.invocation
-    cluster = view.identity.name if view else Path(info.inventory_folder).name
+    cluster = view.identity.name if view else folder_name(Path(info.inventory_folder))
     what = "Dry run" if info.dry_run else ("Run and verification" if info.mode == "run"
                                            else info.mode.capitalize())
     return f"{what} of {', '.join(info.runbooks)} on cluster {cluster}"

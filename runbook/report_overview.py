@@ -87,6 +87,13 @@ def _inventory_value(cluster: ClusterInventory, key: str) -> Any:
     return None
 
 
+def folder_name(folder: Path) -> str:
+    """The inventory folder's name, or its parent's for a folder named just "inventory"
+    (the lab's: .lab/NAME/inventory)."""
+    path = Path(folder)
+    return path.parent.name if path.name == "inventory" and path.parent.name else path.name
+
+
 def identity(cluster: ClusterInventory) -> ClusterIdentity:
     name = _inventory_value(cluster, "cluster_name")
     signoff = _inventory_value(cluster, "signoff")
@@ -99,7 +106,7 @@ def identity(cluster: ClusterInventory) -> ClusterIdentity:
             memory = 0
         domus.append(DomUIdentity(d.name, str(d.ip), d.home, memory))
     return ClusterIdentity(
-        name=str(name) if isinstance(name, str) and name else cluster.folder.name,
+        name=str(name) if isinstance(name, str) and name else folder_name(cluster.folder),
         name_source="inventory data.cluster_name" if isinstance(name, str) and name
         else "inventory folder name",
         nodes=tuple(
