@@ -14,6 +14,7 @@ from nornir.core import Nornir
 from nornir.core.inventory import Host
 
 from runbook.facts.domu import Placement
+from runbook.facts.heartbeat import HeartbeatView
 from runbook.inventory import ClusterInventory, NodeSettings
 
 _KEY = "runbook.context"
@@ -25,6 +26,9 @@ class RunContext:
     forced: frozenset[str] = frozenset()  # hosts whose 03-lvm partition may be overwritten
     placements: dict[str, Placement] = field(default_factory=dict)  # 05-domu, per node
     home_lvs: dict[str, dict[str, float]] = field(default_factory=dict)  # node -> LV -> MiB
+    domu_cfgs: dict[str, str] = field(default_factory=dict)  # 06-drbd: DomU -> home's cfg
+    heartbeat: dict[str, HeartbeatView] = field(default_factory=dict)  # 08: node -> view
+    heartbeat_rewritten: set[str] = field(default_factory=set)  # 08: ha.cf etc. new, per node
 
     def node(self, name: str) -> NodeSettings:
         return self.cluster.nodes[name]

@@ -145,6 +145,11 @@ class RunbookPlugin:
         if "domu" in metafunc.fixturenames:
             domus = list(self.inv.cluster.domus)
             metafunc.parametrize("domu", domus, ids=[d.name for d in domus], scope="function")
+        if "resource" in metafunc.fixturenames:  # 06-drbd: one DRBD resource per DomU LV
+            drbd = next(iter(self.inv.cluster.nodes.values())).drbd
+            resources = list(drbd.resources) if drbd is not None else []
+            metafunc.parametrize("resource", resources, ids=[r.name for r in resources],
+                                 scope="function")
 
     # -- metadata and title ------------------------------------------------------
     def pytest_configure(self, config: pytest.Config) -> None:

@@ -23,6 +23,10 @@ the later ones. The sections:
 - ``xen_tools``: /etc/xen-tools/xen-tools.conf (:class:`XenToolsSettings`);
 - ``domu``: the DomUs of the cluster (:class:`DomU`, in :attr:`ClusterInventory.domus`);
   implies ``xen_tools``, whose values are the DomUs' defaults.
+- ``drbd``: /etc/drbd.conf and one resource per DomU LV (:class:`DrbdSettings`); implies
+  ``domu`` and ``lvm``.
+- ``heartbeat``: ha.cf, the authkey source, haresources and the xendomains resource groups
+  (:class:`HeartbeatSettings`); implies ``domu``.
 
 Adding a section: a module beside these with its settings dataclass, its ``parse_host`` (and
 ``check_cluster`` for what compares the nodes) and a ``SECTION``; one line in
@@ -44,7 +48,9 @@ root password, a file) and only the runbook that needs a secret reads it.
 from runbook.inventory.base import Interface
 from runbook.inventory.cluster import CLUSTER_SIZE, ClusterInventory, NodeSettings, load_inventory
 from runbook.inventory.domu import DomU
+from runbook.inventory.drbd import DrbdResource, DrbdSettings
 from runbook.inventory.errors import InventoryError, KeyPath
+from runbook.inventory.heartbeat import HeartbeatSettings, ResourceGroup, XendomainsSettings
 from runbook.inventory.hosts import DEFAULTS_FILE, GROUPS_FILE, HOSTS_FILE, HostView, Section
 from runbook.inventory.lvm import LvmSettings
 from runbook.inventory.nornir_adapter import netmiko_extras, open_nornir
@@ -63,16 +69,21 @@ __all__ = [
     "ClusterInventory",
     "ConnectCheck",
     "DomU",
+    "DrbdResource",
+    "DrbdSettings",
+    "HeartbeatSettings",
     "HostView",
     "Interface",
     "InventoryError",
     "KeyPath",
     "LvmSettings",
     "NodeSettings",
+    "ResourceGroup",
     "Section",
     "SshSettings",
     "XenSettings",
     "XenToolsSettings",
+    "XendomainsSettings",
     "load_inventory",
     "netmiko_extras",
     "open_nornir",

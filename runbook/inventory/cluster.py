@@ -10,7 +10,9 @@ from typing import Final
 
 from runbook.inventory.base import Interface
 from runbook.inventory.domu import DomU
+from runbook.inventory.drbd import DrbdSettings
 from runbook.inventory.errors import InventoryError, Problems
+from runbook.inventory.heartbeat import HeartbeatSettings
 from runbook.inventory.hosts import (
     DEFAULTS_FILE,
     GROUPS_FILE,
@@ -53,6 +55,8 @@ class NodeSettings:
     xen: XenSettings | None = None  # section "xen"
     lvm: LvmSettings | None = None  # section "lvm"
     xen_tools: XenToolsSettings | None = None  # section "xen_tools"
+    drbd: DrbdSettings | None = None  # section "drbd" (alike on both nodes)
+    heartbeat: HeartbeatSettings | None = None  # section "heartbeat" (alike on both nodes)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "short_name", self.fqdn.split(".", 1)[0])

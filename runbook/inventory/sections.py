@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from runbook.inventory import base, domu, lvm, xen, xen_tools
+from runbook.inventory import base, domu, drbd, heartbeat, lvm, xen, xen_tools
 from runbook.inventory.hosts import Section
 
 #: The setting sections, by the name runbooks require them with. "base" is always checked.
@@ -19,6 +19,8 @@ SECTIONS: dict[str, Section] = {
     "lvm": lvm.SECTION,
     "xen_tools": xen_tools.SECTION,
     "domu": domu.SECTION,
+    "drbd": drbd.SECTION,
+    "heartbeat": heartbeat.SECTION,
 }
 
 

@@ -35,6 +35,11 @@ module /boot/vmlinuz-2.6.24-19-xen root=/dev/sda1 ro
 """
 XM_HEADING = "Name                                        ID   Mem VCPUs      State   Time(s)\n"
 PARTITION = "/dev/sda3"
+DRBD_RESOURCES = {"test-disk": 1, "test-swap": 2}  # resource -> minor (meta index minor - 1)
+DRBD_FRESH = ("Connected", "Secondary/Secondary", "Inconsistent/Inconsistent")
+DRBD_SYNCED = ("Connected", "Secondary/Secondary", "UpToDate/UpToDate")
+DRBD_CFG = "name = 'test'\ndisk = ['drbd:test-swap,sda1,w', 'drbd:test-disk,sda2,w']\n"
+LAB_META = b"DRBD-LAB-META v08\n".ljust(64, b"\0")
 GIB40 = 40 * 2**30
 
 
@@ -50,6 +55,9 @@ class FakeNode:
     lvs: dict[str, float] = field(default_factory=dict)  # LV of "vg" -> MiB
     domains: set[str] = field(default_factory=set)  # running DomUs
     silent_pings: int = 0  # pings a running DomU leaves unanswered (still booting)
+    # DRBD (06-drbd): meta data per index of /dev/vg/meta; minor -> (cs, ro, ds) while loaded
+    meta: set[int] = field(default_factory=set)
+    drbd: dict[int, tuple[str, str, str]] | None = None
     signature: str = ""  # blkid's tags of the partition, e.g. 'TYPE="ext3"'
     broken_installer: bool = False  # xen-create-image fails, exiting 0 as xen-tools 3.8 does
     lock_owner: str | None = None  # the node lock's owner file (runbook.nodelock), if held
@@ -89,6 +97,22 @@ class FakeNode:
         node.files["/var/lib/runbook/first-boot-test"] = ""
         if short == "ha1":
             node.files["/etc/xen/test.cfg"] = "name = 'test'\n"
+        return node
+
+    @classmethod
+    def replicated(cls, short: str) -> FakeNode:
+        """A node 01-06 have run on: DRBD up and in sync, the cfg on DRBD on both nodes."""
+        node = cls.built(short)
+        node.packages.add("drbd8-utils")
+        node.lvs["meta"] = 256.0
+        node.meta = {0, 1}
+        node.drbd = {1: DRBD_SYNCED, 2: DRBD_SYNCED}
+        node.files["/etc/xen/test.cfg"] = DRBD_CFG
+        for res in DRBD_RESOURCES:
+            node.files[f"/var/lib/runbook/drbd-create-md-{res}"] = "2026-11-26\n"
+            if short == "ha1":
+                node.files[f"/var/lib/runbook/drbd-initial-sync-{res}"] = "2026-11-26\n"
+        node.files["/var/lib/runbook/drbd-boot-test"] = "2026-11-26\n"
         return node
 
     def xm_list(self) -> str:
@@ -179,7 +203,54 @@ class FakeNode:
             return owner, "", 0
         return None
 
+    def proc_drbd(self) -> str:
+        rows = "".join(f" {minor}: cs:{cs} ro:{ro} ds:{ds} C r----\n    ns:0 nr:0 dw:0 dr:0\n"
+                       for minor, (cs, ro, ds) in sorted((self.drbd or {}).items()))
+        return "version: 8.3.7 (api:88/proto:86-91)\n" + rows
+
+    def drbd_command(self, command: str) -> tuple[str, str, int] | None:
+        """DRBD's commands as 06-drbd sends them (None: not one of them)."""
+        if command == "if [ -e /proc/drbd ]; then cat -- /proc/drbd; else exit 3; fi":
+            return (self.proc_drbd(), "", 0) if self.drbd is not None else ("", "", 3)
+        if m := re.fullmatch(r"if \[ -e /dev/vg/meta \]; then dd if=/dev/vg/meta bs=4096 "
+                             r"skip=(\d+) count=1 2>/dev/null \| od -An -tx1 -v -N 64; "
+                             r"else exit 3; fi", command):
+            if "meta" not in self.lvs:
+                return "", "", 3
+            head = LAB_META if int(m[1]) // 32768 in self.meta else bytes(64)
+            return " ".join(f"{b:02x}" for b in head) + "\n", "", 0
+        if m := re.fullmatch(r"mkdir -p /var/lib/runbook && printf '%s\\n' (\S+) > (\S+)",
+                             command):
+            self.files[shlex.split(m[2])[0]] = shlex.split(m[1])[0] + "\n"
+            self.log.append(command)
+            return "", "", 0
+        words = command.split()
+        if not words or words[0] not in ("drbdadm", "drbdsetup", "/etc/init.d/drbd"):
+            return None
+        words = shlex.split(command)
+        if words[0] in ("drbdadm", "drbdsetup", "/etc/init.d/drbd") and \
+                "drbd8-utils" not in self.packages:
+            return "", f"bash: {words[0]}: command not found\n", 127
+        if words[0] == "drbdadm" and words[-2] == "create-md":
+            self.meta.add(DRBD_RESOURCES[words[-1]] - 1)
+        elif words == ["/etc/init.d/drbd", "start"]:
+            self.drbd = {minor: (self.drbd or {}).get(minor, DRBD_FRESH)
+                         for minor in DRBD_RESOURCES.values()}
+        elif words[0] == "drbdsetup" and words[2:] == ["primary", "-o"]:
+            assert self.drbd is not None
+            self.drbd[int(words[1].removeprefix("/dev/drbd"))] = (
+                "Connected", "Primary/Secondary", "UpToDate/UpToDate")
+        elif words[:2] == ["drbdadm", "secondary"]:
+            assert self.drbd is not None
+            self.drbd[DRBD_RESOURCES[words[2]]] = DRBD_SYNCED
+        else:
+            return None
+        self.log.append(command)
+        return "", "", 0
+
     def __call__(self, command: str) -> tuple[str, str, int]:
+        if (drbd := self.drbd_command(command)) is not None:
+            return drbd
         if (locked := self.node_lock(command)) is not None:
             return locked
         if m := re.fullmatch(r"if \[ -e (\S+) \]; then cat -- \S+; else exit 3; fi", command):

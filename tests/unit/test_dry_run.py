@@ -19,6 +19,7 @@ from runbook import engine, paths, plan, remote
 from runbook.engine import RunbookRun, StepOutcome
 from runbook.inventory import ClusterInventory
 from runbook.plan import NodeChanger, NodeReader, PlannedTask
+from runbook.tasks import drbd
 from runbook.tasks.files import render
 from tests.unit.fakenode import FakeNode
 
@@ -80,14 +81,16 @@ def test_dry_run_on_built_nodes_plans_nothing(
         nr: Nornir, cluster: ClusterInventory, fake_nodes: dict[str, FakeNode],
         no_changes: None) -> None:
     for name in fake_nodes:
-        fake_nodes[name] = built = FakeNode.built(name)
-        tools = cluster.nodes[name].xen_tools
-        assert tools is not None
+        fake_nodes[name] = built = FakeNode.replicated(name)
+        tools, drbd_settings = cluster.nodes[name].xen_tools, cluster.nodes[name].drbd
+        assert tools is not None and drbd_settings is not None
         built.files["/etc/xen-tools/xen-tools.conf"] = render("xen-tools.conf.j2", t=tools)
+        built.files["/etc/drbd.conf"] = drbd.conf_text(cluster, drbd_settings)
     nr.inventory.hosts["ha1"].connections["netmiko"].connection.responder = fake_nodes["ha1"]
     nr.inventory.hosts["ha2"].connections["netmiko"].connection.responder = fake_nodes["ha2"]
     rows = [r for r in dry_run_all(nr) if r.runbook != "01-base"]
-    assert {r.status for r in rows} == {"ok"}, [
+    # "waited": the node a one-node step does not run on (06-drbd's initial sync)
+    assert {r.status for r in rows} == {"ok", "waited"}, [
         (r.host, r.runbook, r.step, r.message) for r in rows if r.status != "ok"]
 
 
