@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # What the lab needs on the control machine (see shared guide lab.md), plus venv support.
 DEB_PACKAGES := openssh-server openssh-client iproute2 iputils-ping ifupdown heartbeat \
-	drbd-utils python3 python3-venv git
+	drbd-utils python3 python3-venv git chromium poppler-utils
 export PYTHONDONTWRITEBYTECODE := 1
 # The lab DomU's root password (05-domu reads it from this variable, never from a file in the
 # repository): a random one per make run unless you set your own.
