@@ -108,8 +108,8 @@ class CreateImage:
 
     def apply(self, node: NodeChanger) -> str:
         node.note(f"xen-create-image {self.domu.name} (takes a while)")
-        node.change(create_command(self.domu, self.vg), timeout=3600,
-                    stdin=f"{self.password}\n{self.password}\n")
+        created = node.change(create_command(self.domu, self.vg), timeout=3600,
+                              stdin=f"{self.password}\n{self.password}\n")
         after = placement(node.facts(*placement_facts((self.domu,))), (self.domu,), self.vg)
         disk, swap = lv_names(self.domu)
         left = [lv for lv in (disk, swap) if lv not in after.lvs]
@@ -117,10 +117,27 @@ class CreateImage:
         if left:
             raise StepFailed(f"xen-create-image {self.domu.name} ran but {', '.join(left)} "
                              "do(es) not exist (see its output and /var/log/xen-tools/)")
+        said = password_outcome(created.stdout + created.stderr)
+        if said is not None:
+            raise StepFailed(
+                f"xen-create-image made {self.domu.name} ({disk}, {swap}, {cfg_path(self.domu)}) "
+                f"but did not set its root password (passwd: {said}); xen-tools 3.8 exits 0 "
+                f"anyway. Remove the image (xen-delete-image {self.domu.name}, or lvremove "
+                f"{self.vg}/{disk} {self.vg}/{swap} and rm {cfg_path(self.domu)}) and run again")
         node.context.home_lvs.setdefault(node.name, {}).update(
             {lv: after.lvs[lv] for lv in (disk, swap)})
         return f"{self.domu.name}: created with xen-create-image ({disk}, {swap}, " \
                f"{cfg_path(self.domu)})"
+
+
+def password_outcome(output: str) -> str | None:
+    """None when passwd set the password; else what it said (3.8 ignores passwd's status)."""
+    if "passwd: password updated successfully" in output:
+        return None
+    # The prompts have no newline, so passwd's words may follow them on the same line.
+    said = [line.split("passwd: ", 1)[1].strip() for line in output.splitlines()
+            if "passwd: " in line]
+    return "; ".join(said) or "no word from passwd at all"
 
 
 def plan_image(domu: DomU, here: Placement, peer: Placement | None, peer_name: str, vg: str,

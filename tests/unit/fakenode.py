@@ -60,6 +60,7 @@ class FakeNode:
     drbd: dict[int, tuple[str, str, str]] | None = None
     signature: str = ""  # blkid's tags of the partition, e.g. 'TYPE="ext3"'
     broken_installer: bool = False  # xen-create-image fails, exiting 0 as xen-tools 3.8 does
+    broken_passwd: bool = False  # passwd in the new image fails; xen-tools 3.8 still exits 0
     lock_owner: str | None = None  # the node lock's owner file (runbook.nodelock), if held
 
     @classmethod
@@ -181,7 +182,12 @@ class FakeNode:
         name = options["hostname"]
         self.lvs |= {f"{name}-disk": 5120.0, f"{name}-swap": 384.0}
         self.files[f"/etc/xen/{name}.cfg"] = f"name = '{name}'\n"
-        return "All done\n", "", 0
+        if self.broken_passwd:
+            said = ("passwd: Authentication token manipulation error\n"
+                    "passwd: password unchanged\n")
+        else:
+            said = "passwd: password updated successfully\n"
+        return f"Enter new UNIX password: Retype new UNIX password: {said}All done\n", "", 0
 
     def node_lock(self, command: str) -> tuple[str, str, int] | None:
         """The node lock's three commands, as runbook.nodelock writes them (None: not one)."""

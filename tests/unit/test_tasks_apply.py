@@ -87,6 +87,20 @@ def test_xen_create_image_exiting_0_without_an_image_is_a_failure(
     assert not fake_nodes["ha2"].lvs
 
 
+def test_a_failed_passwd_fails_the_image_step_though_xen_tools_exits_0(
+        nr: Nornir, fake_nodes: dict[str, FakeNode]) -> None:
+    unlucky = FakeNode.ready("ha1")
+    unlucky.broken_passwd = True
+    swap_nodes(nr, fake_nodes, ha1=unlucky, ha2=FakeNode.ready("ha2"))
+    rows = RunbookRun(nr).run(runbook("05-domu"))
+    image = row(rows, "ha1", "image")
+    assert image.status == "failed"
+    assert "did not set its root password (passwd: Authentication token manipulation " \
+           "error; password unchanged)" in image.message
+    assert "xen-delete-image test" in image.message
+    assert "xm create /etc/xen/test.cfg" not in unlucky.log  # never booted without a password
+
+
 def test_first_boot_refuses_a_domu_running_on_the_peer(
         nr: Nornir, fake_nodes: dict[str, FakeNode]) -> None:
     ha1, ha2 = FakeNode.built("ha1"), FakeNode.built("ha2")
