@@ -35,6 +35,7 @@ from runbook.parsers.xen import running
 from runbook.plan import NodeChanger, NodeReader, Plan, plan_of, planned, unmet
 
 BOOT_WAIT_S = 60.0
+XM_CREATE_WAIT_S = 180.0
 
 
 def vg_name(node: NodeReader) -> str:
@@ -273,7 +274,8 @@ class BootTest:
     def apply(self, node: NodeChanger) -> str:
         name, ip = self.domu.name, str(self.domu.ip)
         node.note(f"first boot of {name}")
-        node.change(remote.quote("xm", "create", cfg_path(self.domu)))
+        # Xen 3.2 waits up to 100 s for a missing disk's hotplug before it gives up.
+        node.change(remote.quote("xm", "create", cfg_path(self.domu)), timeout=XM_CREATE_WAIT_S)
         try:
             wait_for_domain(node, name, True, BOOT_WAIT_S)
             waited = wait_for_ping(node, name, ip, self.domu.boot_timeout_s)
