@@ -380,8 +380,23 @@ def kill_all() -> None:
             return
 
 
+FUSE_SUPER_MAGIC = 0x65735546
+
+
+def drop_fuse_proc() -> None:
+    """The DRBD module's /proc view (sim/drbd_procfs.py, a FUSE mount over /proc) dies with the
+    module: detach it, and its bind of the real procfs, so the real /proc shows again."""
+    buf = ctypes.create_string_buffer(256)
+    dead = _libc.statfs(b"/proc", buf) != 0  # ENOTCONN: its server was killed
+    if dead or int.from_bytes(buf.raw[:8], sys.byteorder) == FUSE_SUPER_MAGIC:
+        for target in ("/proc", f"{LAB_DIR}/proc"):
+            with contextlib.suppress(OSError):
+                umount(target)
+
+
 def reset_node() -> None:
     """What a power cycle loses: volatile filesystems, addresses, routes."""
+    drop_fuse_proc()
     for target in ("/tmp", "/run", "/dev"):
         with contextlib.suppress(OSError):
             umount(target)

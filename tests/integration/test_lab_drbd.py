@@ -20,7 +20,7 @@ from xenlab import manager
 pytestmark = LAB_TESTS
 
 LAB, PORT_BASE = "rbdr", 2421
-PROC = "cat /usr/lib/runbook-lab/node/drbd/proc"
+PROC = "cat /proc/drbd"
 # r0 keeps the after-sb defaults (disconnect): a split brain needs the manual recovery.
 DRBD_CONF = """\
 global { usage-count no; }
@@ -42,7 +42,8 @@ resource r1 {
   on ha2 { device /dev/drbd2; disk /dev/vg/r1; address 10.0.0.2:7789; meta-disk /dev/vg/meta[1]; }
 }
 """  # noqa: E501
-SETUP = ("ip addr add 10.0.0.{n}/24 dev eth1 && apt-get install -y lvm2 drbd8-utils >/dev/null"
+SETUP = ("printf 'auto eth1\\niface eth1 inet static\\n address 10.0.0.{n}\\n netmask "
+         "255.255.255.0\\n' >> /etc/network/interfaces && ifup eth1 && apt-get install -y lvm2 drbd8-utils >/dev/null"
          " && pvcreate /dev/sda3 >/dev/null && vgcreate vg /dev/sda3 >/dev/null"
          " && lvcreate -L 256M -n meta vg >/dev/null && lvcreate -L 32M -n r0 vg >/dev/null"
          " && lvcreate -L 32M -n r1 vg >/dev/null && cat > /etc/drbd.conf")
@@ -157,3 +158,20 @@ def test_drbd_replicates_over_the_crossover_link(lab: manager.LabInfo) -> None:
     assert ssh(lab, "ha2", "drbdadm role r0").stdout.strip() == "Secondary/Primary"
     sums = both(lab, "md5sum < /dev/drbd1")
     assert sums["ha1"] == sums["ha2"]
+
+
+def test_module_comes_with_boot_and_goes_with_stop(lab: manager.LabInfo) -> None:
+    """ha2 reboots: DRBD starts at boot (rc2.d) and reconnects; stop unloads /proc/drbd."""
+    manager.reboot(LAB, "ha2")
+    time.sleep(1)
+    wait_for(lab, "ha2", "drbdadm cstate r0", "Connected", timeout=40)
+    wait_for(lab, "ha2", "drbdadm dstate r1", "UpToDate/UpToDate", timeout=20)
+    assert ssh(lab, "ha2", "cat /proc/sys/kernel/random/boot_id; ls /proc/1/").returncode == 0
+    ssh(lab, "ha1", "drbdadm secondary r0 && drbdadm secondary r1")
+    stopped = ssh(lab, "ha2", "/etc/init.d/drbd stop")
+    assert stopped.stdout == "Stopping all DRBD resources.\n"
+    status = ssh(lab, "ha2", "/etc/init.d/drbd status; echo rc=$?; cat /proc/drbd",
+                 check=False)
+    assert status.stdout == "drbd not loaded\nrc=3\n"
+    assert "cat: /proc/drbd: No such file or directory" in status.stderr
+    wait_for(lab, "ha1", "drbdadm cstate r0", "WFConnection", timeout=10)

@@ -86,6 +86,7 @@ def device(minor: int) -> dict | None:
 def load_module() -> None:
     """modprobe drbd: start the node's module process if it is not running."""
     if loaded():
+        start_procfs()
         return
     os.makedirs(drbd_module.drbd_dir(NODE), exist_ok=True)
     with open(os.path.join(drbd_module.drbd_dir(NODE), "module.log"), "ab") as log:
@@ -97,9 +98,43 @@ def load_module() -> None:
         if time.monotonic() > deadline:
             raise CliError("FATAL: Module drbd not found.", 1)
         time.sleep(0.05)
+    start_procfs()
+
+
+def start_procfs() -> None:
+    """/proc/drbd appears with the module (drbd_procfs.py, a FUSE view of the node's /proc)."""
+    if os.path.exists("/proc/drbd"):
+        return
+    with open(os.path.join(drbd_module.drbd_dir(NODE), "procfs.log"), "ab") as log:
+        subprocess.Popen([sys.executable, os.path.join(SIM, "drbd_procfs.py")],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                         start_new_session=True, close_fds=True, cwd="/")
+    deadline = time.monotonic() + 5
+    while not os.path.exists("/proc/drbd") and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def stop_procfs() -> None:
+    path = os.path.join(drbd_module.drbd_dir(NODE), "procfs.pid")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            pid = int(fh.read().strip())
+        os.kill(pid, 15)
+    except (OSError, ValueError):
+        return
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            break
+        time.sleep(0.05)
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def unload_module() -> None:
+    stop_procfs()
     path = os.path.join(drbd_module.drbd_dir(NODE), "module.pid")
     try:
         with open(path, encoding="utf-8") as fh:
