@@ -160,12 +160,14 @@ def _hosts(cluster: ClusterInventory, listed: str, option: str = "--limit") -> l
 
 
 def _quiet_paramiko() -> None:
-    """paramiko logs a failed handshake (a node rebooting, a session cut at exit) with a
-    traceback on stderr; the run names each failure's cause in its own words instead."""
-    log = logging.getLogger("paramiko")
-    if not any(isinstance(h, logging.NullHandler) for h in log.handlers):
-        log.addHandler(logging.NullHandler())
-    log.propagate = False
+    """No traceback on the operator's terminal: paramiko logs a failed handshake (a node
+    rebooting, a session cut at exit) and Nornir a task's exception with a traceback on
+    stderr; the run names each failure's cause in its own words (terminal, record)."""
+    for name in ("paramiko", "nornir"):
+        log = logging.getLogger(name)
+        if not any(isinstance(h, logging.NullHandler) for h in log.handlers):
+            log.addHandler(logging.NullHandler())
+        log.propagate = False
 
 
 def _load(args: argparse.Namespace, requires: Sequence[str]) -> ClusterInventory:
