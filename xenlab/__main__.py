@@ -1,4 +1,5 @@
-"""``python -m xenlab up|down|status|off|on|cut|restore [--name N] [--port-base P]``.
+"""``python -m xenlab up|down|status|off|on|cut|restore [--name N] [--port-base P]``,
+``python -m xenlab fail-disk|repair-disk NODE VG/LV``, ``python -m xenlab drbd NODE``.
 
 For working on the lab itself; users run ``runbook lab ...``.
 """
@@ -13,8 +14,10 @@ from xenlab import manager
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m xenlab")
-    parser.add_argument("action", choices=["up", "down", "status", "off", "on", "cut", "restore"])
-    parser.add_argument("node", nargs="?", help="ha1 or ha2 (off/on)")
+    parser.add_argument("action", choices=["up", "down", "status", "off", "on", "cut", "restore",
+                                           "fail-disk", "repair-disk", "drbd"])
+    parser.add_argument("node", nargs="?", help="ha1 or ha2 (off/on, fail-disk, drbd)")
+    parser.add_argument("lv", nargs="?", help="VG/LV (fail-disk, repair-disk)")
     parser.add_argument("--name", default=manager.DEFAULT_LAB)
     parser.add_argument("--port-base", type=int)
     args = parser.parse_args(argv)
@@ -37,6 +40,16 @@ def main(argv: list[str] | None = None) -> int:
                 print("\n".join(manager.power_off(args.name, args.node)))
             else:
                 manager.power_on(args.name, args.node)
+        elif args.action in ("fail-disk", "repair-disk"):
+            if not args.node or not args.lv or "/" not in args.lv:
+                parser.error(f"{args.action} needs a node and VG/LV")
+            vg, lv = args.lv.split("/", 1)
+            inject = manager.fail_disk if args.action == "fail-disk" else manager.repair_disk
+            inject(args.name, args.node, vg, lv)
+        elif args.action == "drbd":
+            if not args.node:
+                parser.error("drbd needs a node (ha1 or ha2)")
+            print(manager.proc_drbd(args.name, args.node) or "drbd not loaded\n", end="")
         elif args.action == "cut":
             manager.cut_link(args.name)
         else:

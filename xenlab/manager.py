@@ -22,11 +22,12 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
-from xenlab import hypervisor, inventory, nodefs
+from xenlab import drbd, hypervisor, inventory, nodefs
 from xenlab.layout import (
     DEFAULT_LAB,
     DEFAULT_PORT_BASE,
@@ -50,16 +51,22 @@ __all__ = [
     "LabStatus",
     "NodeStatus",
     "cut_link",
+    "disk_seq",
     "domains",
+    "domu_last_write",
     "down",
+    "fail_disk",
     "power_off",
     "power_on",
+    "proc_drbd",
     "reboot",
+    "repair_disk",
     "restore_link",
     "status",
     "up",
 ]
 
+_T = TypeVar("_T")
 REQUIRED_PACKAGES = ("openssh-server", "iproute2", "iputils-ping", "heartbeat", "drbd-utils",
                      "ifupdown")
 NODE_PYTHON = "/usr/bin/python3"
@@ -656,3 +663,40 @@ def cut_link(name: str = DEFAULT_LAB, link: str = "crossover",
 def restore_link(name: str = DEFAULT_LAB, link: str = "crossover",
                  project_root: Path = PROJECT_ROOT) -> None:
     _set_link(name, link, "up", project_root)
+
+
+# ----------------------------------------------------------------------- DRBD (xenlab/drbd.py)
+
+
+def _drbd_call(func: Callable[[], _T]) -> _T:
+    try:
+        return func()
+    except drbd.DrbdLabError as exc:
+        raise LabError(str(exc)) from None
+
+
+def proc_drbd(name: str, node: str, project_root: Path = PROJECT_ROOT) -> str:
+    """``node``'s /proc/drbd ("" while its DRBD module is not loaded)."""
+    return _drbd_call(lambda: drbd.proc_drbd(name, node, project_root))
+
+
+def domu_last_write(name: str, domu: str, project_root: Path = PROJECT_ROOT) -> int | None:
+    """The last sequence number lab DomU ``domu`` wrote to its DRBD disk and had acknowledged."""
+    return _drbd_call(lambda: drbd.domu_last_write(name, domu, project_root))
+
+
+def disk_seq(name: str, node: str, vg: str, lv: str,
+             project_root: Path = PROJECT_ROOT) -> int | None:
+    """The DomU sequence number on ``node``'s LV vg/lv (compare with domu_last_write)."""
+    return _drbd_call(lambda: drbd.disk_seq(name, node, vg, lv, project_root))
+
+
+def fail_disk(name: str, node: str, vg: str, lv: str, project_root: Path = PROJECT_ROOT) -> None:
+    """``node``'s LV vg/lv fails all I/O: DRBD applies on-io-error (detach: Diskless)."""
+    _drbd_call(lambda: drbd.fail_disk(name, node, vg, lv, project_root))
+
+
+def repair_disk(name: str, node: str, vg: str, lv: str,
+                project_root: Path = PROJECT_ROOT) -> None:
+    """The LV works again; ``drbdadm attach RES`` on the node resyncs it from the peer."""
+    _drbd_call(lambda: drbd.repair_disk(name, node, vg, lv, project_root))

@@ -39,6 +39,7 @@ NODE = "/usr/lib/runbook-lab/node"
 CLUSTER = "/usr/lib/runbook-lab/cluster"
 BLOCK = 4096
 RUN_BITS = 64  # one resync request: 256 KiB
+DOMAIN_GRACE = 15.0  # seconds xm create / a migration may take to show the domain
 ROLE_UNKNOWN = "Unknown"
 LOG_FILES = ("/var/log/kern.log", "/var/log/syslog")
 
@@ -152,7 +153,7 @@ class Minor:
         self.rs_start = 0.0
         self.rs_marks: list[tuple[float, int]] = []
         self.counters = {"ns": 0, "nr": 0, "dw": 0, "dr": 0}
-        self.open_by: set[str] = set()
+        self.open_by: dict[str, float] = {}  # holder -> since (blkback of a domain)
 
     # ------------------------------------------------------------------ state + log
     def dev(self) -> str:
@@ -230,8 +231,8 @@ class Minor:
         self.set(disk="Attaching")
         self.set(disk=disk)
         self.module.dev_link(self)
-        if self.sock is not None:  # attach while connected: tell the peer, renegotiate
-            self.send({"t": "state", "disk": self.disk, "role": self.role})
+        if self.sock is not None:  # attach while connected: both sides renegotiate
+            self.send_hello(again=True)
 
     def detach(self, failed: bool = False) -> None:
         if self.disk == "Diskless":
@@ -428,8 +429,8 @@ class Minor:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock
 
-    def send_hello(self) -> None:
-        self.send({"t": "hello", "resource": self.name, "uuids": self.uuids,
+    def send_hello(self, again: bool = False) -> None:
+        self.send({"t": "hello", "again": again, "resource": self.name, "uuids": self.uuids,
                    "disk": self.disk, "role": self.role, "size": self.size,
                    "changes": drbd_uuid.count(self.bitmap) if self.bitmap else 0,
                    "discard": bool(self.net and self.net.get("discard_my_data"))},
@@ -481,10 +482,17 @@ class Minor:
         if kind == "ping":
             self.send({"t": "ping_ack"})
         elif kind == "hello":
+            if h.get("again"):  # the peer attached a disk: answer, then both decide
+                self.send_hello()
             self.handshake(h, payload, conf)
         elif kind == "state":
             self.set(peer_role=h.get("role", self.peer_role),
                      peer_disk=h.get("disk", self.peer_disk))
+            if self.peer_disk in ("Diskless", "Failed") and self.role == "Primary" and \
+                    self.disk == "UpToDate" and self.uuids[1] == 0:
+                # the peer lost its disk: what we write from now on is marked for it
+                self.uuids = drbd_uuid.new_current(self.uuids, random.getrandbits(64) & ~1)
+                self.save_md(bitmap=False)
         elif kind == "pri_req":
             refuse = self.role == "Primary" and not conf.get("two_primaries")
             self.send({"t": "pri_rep", "answer": "refused" if refuse else "ok"})
@@ -806,9 +814,9 @@ class Module:
             elif op == "secondary":
                 m.secondary()
             elif op == "open":
-                m.open_by.add(str(req["holder"]))
+                m.open_by[str(req["holder"])] = time.monotonic()
             elif op == "close":
-                m.open_by.discard(str(req["holder"]))
+                m.open_by.pop(str(req["holder"]), None)
             elif op == "write":
                 return {"acked": m.write(int(req["offset"]), bytes.fromhex(req["data"]))}
             elif op == "state":
@@ -875,9 +883,11 @@ class Module:
         running = running_domains(self.node_name())
         with self.lock:
             for m in self.minors.values():
-                for holder in list(m.open_by):
-                    if holder.startswith("domain:") and holder[7:] not in running:
-                        m.open_by.discard(holder)
+                for holder, since in list(m.open_by.items()):
+                    # a young holder's domain may still be on its way into the hypervisor
+                    if holder.startswith("domain:") and holder[7:] not in running and \
+                            time.monotonic() - since > DOMAIN_GRACE:
+                        del m.open_by[holder]
                         if not any(h.startswith("domain:") for h in m.open_by):
                             with contextlib.suppress(Failure):
                                 m.secondary()
@@ -899,11 +909,12 @@ class Module:
     def domu_writer(self, domain: str) -> None:
         """The guest's steady writes: sequence number N into the last 4 KiB block of its first
         DRBD disk, ten a second; the last acknowledged N is recorded for the lab to check."""
-        seq = 0
         record = os.path.join(drbd_dir(self.root), f"domu-{domain}.json")
-        with contextlib.suppress(OSError, ValueError), open(record, encoding="utf-8") as fh:
-            seq = int(json.load(fh)["acked"])
         holder = f"domain:{domain}"
+        with self.lock:
+            held = sorted((m for m in self.minors.values() if holder in m.open_by),
+                          key=lambda m: m.minor)
+            seq = last_seq(held[0].data_file, held[0].size) if held and held[0].data_file else 0
         while True:
             time.sleep(0.1)
             with self.lock:
@@ -913,7 +924,7 @@ class Module:
                     return
                 m = held[0]
                 seq += 1
-                block = f"LABSEQ {domain} {seq:020d}\n".encode().ljust(BLOCK, b"\0")
+                block = seq_record(domain, seq)
                 try:
                     acked = m.write((m.size // BLOCK - 1) * BLOCK, block)
                 except Failure:
@@ -946,6 +957,29 @@ class Module:
         while True:
             conn, _ = server.accept()
             threading.Thread(target=self.client, args=(conn,), daemon=True).start()
+
+
+SEQ_MAGIC = b"LABSEQ "
+
+
+def seq_record(domain: str, seq: int) -> bytes:
+    """The block a lab DomU writes: its name and sequence number (the last 4 KiB block)."""
+    return f"LABSEQ {domain} {seq:020d}\n".encode().ljust(BLOCK, b"\0")
+
+
+def parse_seq(block: bytes) -> tuple[str, int] | None:
+    if not block.startswith(SEQ_MAGIC):
+        return None
+    words = block.split(b"\n", 1)[0].split()
+    if len(words) != 3 or not words[2].isdigit():
+        return None
+    return words[1].decode(), int(words[2])
+
+
+def last_seq(data_file: str, size: int) -> int:
+    """The sequence number on the disk (a restarted or migrated guest continues from it)."""
+    found = parse_seq(ss.read_at(data_file, (size // BLOCK - 1) * BLOCK, BLOCK))
+    return found[1] if found else 0
 
 
 def running_domains(node: str) -> set[str]:

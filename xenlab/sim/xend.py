@@ -81,7 +81,8 @@ def receive(conn: socket.socket, addr: str) -> None:
     except (ValueError, KeyError, TypeError):
         return
     try:
-        spec = {"disks": [{**d, "kind": d.get("uname", "").partition(":")[0]}
+        spec = {"name": dom["name"],  # block-drbd holds the device for this domain
+                "disks": [{**d, "kind": d.get("uname", "").partition(":")[0]}
                           for d in dom.get("disks", [])]}
         running = xm.request("list")["domains"]
         xm.check_disks(spec, [d for d in running if d["name"] != "Domain-0"],

@@ -9,8 +9,8 @@ Pure helpers (:func:`parse_cfg`, :func:`render_list`, :func:`render_info`, :func
 :func:`render_sxp`) are unit-tested on the host.
 
 Hook for DRBD disks (``drbd:RESOURCE``): if a sim module ``xen_drbd`` exists with
-``attach(resource, node)`` (raise an exception whose text is the error to print) it is called,
-as Xen's block-drbd script promotes the resource; otherwise, as on a node without a working
+``attach(resource, node, domain)`` (raise an exception whose text is the error to print) it is
+called, as Xen's block-drbd script promotes the resource; otherwise, as on a node without a working
 block-drbd, the disk cannot be connected.
 """
 
@@ -374,7 +374,7 @@ def check_disks(spec: dict, running: list[dict], node: str) -> None:
             except ImportError:
                 raise XmError(prefix + "Hotplug scripts not working.") from None
             try:
-                xen_drbd.attach(disk["target"], node)
+                xen_drbd.attach(disk["target"], node, spec.get("name"))
             except Exception as exc:  # the hook's message is the error
                 raise XmError(prefix + str(exc)) from None
         else:
