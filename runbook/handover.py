@@ -48,6 +48,10 @@ from runbook.report_overview import (
 
 HANDOVER_SUFFIX = ".handover.html"
 OVERVIEW_SUFFIX = ".overview.json"
+# The overview facts each consistency check reads (its evidence in the overview section).
+VERDICT_FACTS = {"packages": ("cluster packages",), "files": ("file hashes",),
+                 "clock": ("clock at start", "clock at end"), "memory": ("xm info", "xm list"),
+                 "lvs": ("lvs", "cfg ", "file /etc/drbd.conf")}
 LONG_DIFF_LINES = 40  # a longer diff stays folded in print too (it is in the record in full)
 CLUSTER_WIDE = "cluster"  # the grid column of checks that belong to no single node
 SIGNOFF_ROLES = (("performed_by", "Performed by"), ("reviewed_by", "Reviewed by"),
@@ -585,10 +589,33 @@ def render(record: RunRecord, *, record_name: str, record_sha256: str,
         "signoff_roles": SIGNOFF_ROLES, "html_report": html_report,
         "generated": generated or datetime.now(UTC),
         "title": _title(record, view),
-        "overview_commands": lambda host: list(overview.reads[host].results.values())
-        if overview is not None and host in overview.reads else [],
+        "overview_commands": lambda host: _overview_commands(overview, host),
+        "verdict_evidence": lambda name: _verdict_evidence(overview, name),
     }
     return _environment().get_template("handover.html.j2").render(context)
+
+
+def evidence_anchor(host: str, fact: str) -> str:
+    return _anchor(f"ov-{host}-{fact}")
+
+
+def _overview_commands(overview: Overview | None,
+                       host: str) -> list[tuple[str, CommandRecord]]:
+    """(anchor, command) of each overview fact read on ``host``."""
+    if overview is None or host not in overview.reads:
+        return []
+    return [(evidence_anchor(host, name), cmd)
+            for name, cmd in overview.reads[host].results.items()]
+
+
+def _verdict_evidence(overview: Overview | None, verdict: str) -> list[tuple[str, str]]:
+    """(label, anchor) of the overview commands a consistency check compared."""
+    if overview is None:
+        return []
+    wanted = VERDICT_FACTS.get(verdict, ())
+    return [(f"{host}: {name}", evidence_anchor(host, name))
+            for host, read in overview.reads.items() for name in read.results
+            if any(name == w or (w.endswith(" ") and name.startswith(w)) for w in wanted)]
 
 
 def _title(record: RunRecord, view: ClusterView | None) -> str:

@@ -175,6 +175,9 @@ def test_cross_node_consistency_is_checked_and_its_findings_listed() -> None:
     assert "Same package versions on both nodes" in section
     # the lab after 05-domu: the DomU's cfg is on its home node only (07 copies it)
     assert "ha2 /etc/xen/test.cfg the file (as on ha1) no such file" in section
+    # each check points at the commands it compared, in the overview's evidence
+    assert 'href="#ov-ha2-file-hashes">ha2: file hashes</a>' in page
+    assert '<div class="cmd" id="ov-ha2-file-hashes">' in page
     verdicts = {v.name: v.outcome for v in handover.cluster_view(sample_overview()).verdicts}
     assert verdicts == {"packages": "passed", "files": "failed", "clock": "passed",
                         "memory": "passed", "lvs": "passed"}
