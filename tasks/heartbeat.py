@@ -68,6 +68,7 @@ from runbook.plan import (
     NodeReader,
     Plan,
     RunCommand,
+    WriteFile,
     plan_of,
     planned,
     unmet,
@@ -208,10 +209,15 @@ AUTO_ONLY_BUG = "($NAMES)"
 def plan_resource_script(init: str, group: ResourceGroup,
                          current: tuple[int, str] | None) -> Plan:
     wanted = resource_script(init, group)
-    write = write_file(group.script, current[1] if current else None, wanted, "0755")
+    if current is None:  # a new copy: its diff is against the script it copies (two lines)
+        diff = "".join(difflib.unified_diff(
+            init.splitlines(keepends=True), wanted.splitlines(keepends=True),
+            fromfile=f"a{XENDOMAINS_INIT}", tofile=f"b{group.script}"))
+        return plan_of([WriteFile(group.script, wanted, diff, "0755")])
+    write = write_file(group.script, current[1], wanted, "0755")
     if write:
         return plan_of(write)
-    if current is not None and current[0] != SCRIPT_MODE:
+    if current[0] != SCRIPT_MODE:
         return plan_of([RunCommand(remote.quote("chmod", "755", group.script),
                                    done=f"made {group.script} executable")])
     return plan_of(notes=[f"{group.script} is {XENDOMAINS_INIT} with its own config and lock"])
@@ -367,10 +373,12 @@ def read_view(node: NodeReader) -> HeartbeatView:
     facts = node.facts(packages([PACKAGE]), UNAME_N, UNAME_R, HA_CF_TEXT, HARESOURCES_TEXT,
                        AUTHKEYS, PROC_DRBD, XM_LIST)
     installed = not missing(facts.get(packages([PACKAGE])), [PACKAGE])
+    hb_running = installed and node.fact(HB_STATUS)
     predictions: list[str] = []
-    if not installed:
+    if not installed:  # a dry run: the install step would install it, and not start it
         predictions.append(unmet(node.dry_run, "heartbeat is not installed",
                                  "the install step installs it"))
+        installed = True
     ha_cf_now, haresources_now = facts.get(HA_CF_TEXT), facts.get(HARESOURCES_TEXT)
     keys_now = facts.get(AUTHKEYS)
     uname_n = facts.get(UNAME_N)
@@ -387,7 +395,7 @@ def read_view(node: NodeReader) -> HeartbeatView:
         predictions.append(unmet(node.dry_run, f"DRBD: {problem}", "06-drbd brings it up"))
     return HeartbeatView(
         node=node.name, uname_n=uname_n, installed=installed,
-        running=installed and node.fact(HB_STATUS), ha_cf=ha_cf_now,
+        running=hb_running, ha_cf=ha_cf_now,
         haresources=haresources_now, authkeys=keys_now, drbd_problems=tuple(state),
         domus_running=_domus_running(facts, node.dry_run, predictions),
         predictions=tuple(predictions))

@@ -19,7 +19,7 @@ LAB_INVENTORY = Path(__file__).resolve().parents[2] / "inventory" / "lab"
 @pytest.fixture
 def cluster() -> ClusterInventory:
     return load_inventory(LAB_INVENTORY,
-                          require=("base", "xen", "lvm", "xen_tools", "domu", "drbd"))
+                          require=("base", "xen", "lvm", "xen_tools", "domu", "drbd", "heartbeat"))
 
 
 @pytest.fixture

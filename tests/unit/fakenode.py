@@ -15,6 +15,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from runbook import nodelock
+from tests.unit import fakenode_heartbeat
 
 UBUNTU_INTERFACES = """auto lo
 iface lo inet loopback
@@ -62,6 +63,8 @@ class FakeNode:
     broken_installer: bool = False  # xen-create-image fails, exiting 0 as xen-tools 3.8 does
     broken_passwd: bool = False  # passwd in the new image fails; xen-tools 3.8 still exits 0
     lock_owner: str | None = None  # the node lock's owner file (runbook.nodelock), if held
+    ha: fakenode_heartbeat.HeartbeatState = field(  # Heartbeat (08-heartbeat)
+        default_factory=fakenode_heartbeat.HeartbeatState)
 
     @classmethod
     def fresh(cls, short: str) -> FakeNode:
@@ -259,6 +262,8 @@ class FakeNode:
             return drbd
         if (locked := self.node_lock(command)) is not None:
             return locked
+        if (heartbeat := fakenode_heartbeat.answer(self, command)) is not None:
+            return heartbeat
         if m := re.fullmatch(r"if \[ -e (\S+) \]; then cat -- \S+; else exit 3; fi", command):
             path = shlex.split(m[1])[0]
             return (self.files[path], "", 0) if path in self.files else ("", "", 3)

@@ -21,6 +21,7 @@ from runbook.inventory import ClusterInventory
 from runbook.plan import NodeChanger, NodeReader, PlannedTask
 from runbook.tasks import drbd
 from runbook.tasks.files import render
+from tests.unit import fakenode_heartbeat
 from tests.unit.fakenode import FakeNode
 
 PACKAGE = Path(plan.__file__).resolve().parent
@@ -40,6 +41,7 @@ def no_changes(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(remote, name, forbidden)
     monkeypatch.setattr(NodeChanger, "__init__", forbidden)
     monkeypatch.setenv("RUNBOOK_DOMU_PASSWORD", "s3cret-domu")
+    monkeypatch.setenv("RUNBOOK_HA_AUTHKEY", "s3cret-ha-key")
 
 
 def dry_run_all(nr: Nornir) -> list[StepOutcome]:
@@ -86,6 +88,7 @@ def test_dry_run_on_built_nodes_plans_nothing(
         assert tools is not None and drbd_settings is not None
         built.files["/etc/xen-tools/xen-tools.conf"] = render("xen-tools.conf.j2", t=tools)
         built.files["/etc/drbd.conf"] = drbd.conf_text(cluster, drbd_settings)
+        fakenode_heartbeat.run_08(built, cluster, name, "s3cret-ha-key")
     nr.inventory.hosts["ha1"].connections["netmiko"].connection.responder = fake_nodes["ha1"]
     nr.inventory.hosts["ha2"].connections["netmiko"].connection.responder = fake_nodes["ha2"]
     rows = [r for r in dry_run_all(nr) if r.runbook != "01-base"]
