@@ -56,6 +56,7 @@ __all__ = [
     "domu_last_write",
     "down",
     "fail_disk",
+    "kill_heartbeat",
     "power_off",
     "power_on",
     "proc_drbd",
@@ -64,6 +65,7 @@ __all__ = [
     "restore_link",
     "status",
     "up",
+    "watchdog_events",
 ]
 
 _T = TypeVar("_T")
@@ -663,6 +665,73 @@ def cut_link(name: str = DEFAULT_LAB, link: str = "crossover",
 def restore_link(name: str = DEFAULT_LAB, link: str = "crossover",
                  project_root: Path = PROJECT_ROOT) -> None:
     _set_link(name, link, "up", project_root)
+
+
+# ----------------------------------------------------------------------------- heartbeat faults
+
+HEARTBEAT_PIDFILE = "run/heartbeat.pid"  # in the node's root: heartbeat 3.0.6's pid file
+WATCHDOG_LOG = "watchdog.log"  # the node softdog's events, in the node's state folder
+
+
+def _host_pid(pid1: int, node_pid: int) -> int | None:
+    """The host pid of the process ``node_pid`` of the node whose init is ``pid1``."""
+    try:
+        ns = os.readlink(f"/proc/{pid1}/ns/pid")
+    except OSError:
+        return None
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.readlink(f"/proc/{entry}/ns/pid") != ns:
+                continue
+            status_text = Path(f"/proc/{entry}/status").read_text()
+        except OSError:
+            continue
+        for line in status_text.splitlines():
+            if line.startswith("NSpid:") and line.split()[-1] == str(node_pid):
+                return int(entry)
+    return None
+
+
+def kill_heartbeat(name: str, node: str, project_root: Path = PROJECT_ROOT) -> int:
+    """Fault: ``node``'s heartbeat dies at once (``kill -9`` of its master control process, the
+    pid in the node's /var/run/heartbeat.pid), as a crashed or hung daemon would. It stops
+    feeding /dev/watchdog without the magic 'V', so the node's softdog resets the node one
+    margin later (deadtime + 10 ms, rounded up to seconds); the peer declares it dead after
+    deadtime. Returns the killed process's pid on the host."""
+    paths = Paths(Path(project_root), _name(name))
+    _check_node(paths, node)
+    pid1 = _recorded(paths.pidfile(node, "pid1"))
+    if pid1 is None:
+        raise LabError(f"node {node} of lab {name} is not running")
+    try:
+        node_pid = int(Path(f"/proc/{pid1}/root/{HEARTBEAT_PIDFILE}").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        raise LabError(f"heartbeat is not running on {node} of lab {name} (no "
+                       f"/{HEARTBEAT_PIDFILE})") from None
+    host_pid = _host_pid(pid1, node_pid)
+    comm = ""
+    if host_pid is not None:
+        with contextlib.suppress(OSError):
+            comm = Path(f"/proc/{host_pid}/comm").read_text().strip()
+    if host_pid is None or comm != "heartbeat":  # a stale pid file: kill nothing else
+        raise LabError(f"heartbeat is not running on {node} of lab {name} (stale "
+                       f"/{HEARTBEAT_PIDFILE}: pid {node_pid})")
+    os.kill(host_pid, signal.SIGKILL)
+    return host_pid
+
+
+def watchdog_events(name: str, node: str, project_root: Path = PROJECT_ROOT) -> list[str]:
+    """What ``node``'s /dev/watchdog saw, oldest first: ``EPOCH open margin Ns``, ``EPOCH close
+    (magic|unexpected)``, ``EPOCH printk SOFTDOG: ...``, ``EPOCH reset``."""
+    paths = Paths(Path(project_root), _name(name))
+    _check_node(paths, node)
+    try:
+        text = (paths.node(node) / "state" / WATCHDOG_LOG).read_text()
+    except OSError:
+        return []
+    return text.splitlines()
 
 
 # ----------------------------------------------------------------------- DRBD (xenlab/drbd.py)
