@@ -177,6 +177,7 @@ def _param(check: CheckRecord) -> str:
     return inner
 
 
+UNSTATED = "the check failed without stating its finding (see its evidence)"
 _PREFIXES = ("AssertionError: ", "Failed: ", "assert ")
 
 
@@ -184,7 +185,7 @@ def plain_message(check: CheckRecord) -> str:
     """A failure message without pytest's wrapping; an unexplained assert says so."""
     text = check.finding.strip()
     if text.startswith("assert ") or text in ("", "AssertionError"):
-        return "the check failed without stating its finding (see its evidence)"
+        return UNSTATED
     for prefix in _PREFIXES[:2]:
         text = text.removeprefix(prefix)
     return text
@@ -230,10 +231,13 @@ def failures(record: RunRecord, groups: Sequence[CheckGroup]) -> list[Failure]:
     for g in groups:
         if g.outcome != "failed":
             continue
-        where = f"{g.runbook} · {g.description}"
+        where = f"{g.runbook} · {g.description.rstrip('.')}"
         found += [Failure(g.node, where, f.sentence(), g.anchor) for f in g.findings]
-        found += [Failure(g.node, where, f"{param}: {msg}" if param else msg, g.anchor)
-                  for param, msg in g.messages]
+        for param, msg in g.messages:
+            if msg == UNSTATED:  # the check's own description is then the best sentence
+                msg = f"{g.description.rstrip('.')}: failed, stating no finding (see its evidence)"
+            found.append(Failure(g.node, g.runbook, f"{param}: {msg}" if param else msg,
+                                 g.anchor))
     for host, why in sorted(record.unreachable.items()):
         found.append(Failure(host, "connection", f"{host} could not be reached: {why}", ""))
     return found

@@ -89,7 +89,8 @@ def test_failures_come_first_with_one_plain_sentence_each() -> None:
     text = text_of(failures)
     assert FAILED_SENTENCE in text
     assert 'xen-tools.conf size on ha2: expected "5Gb", found "4Gb"' in text
-    assert "the check failed without stating its finding" in text
+    assert ("Domain-0 runs with the inventory's dom0 memory: failed, stating no finding "
+            "(see its evidence)") in text
     assert "assert 1519" not in page  # never the assertion dump
 
 
