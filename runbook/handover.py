@@ -329,8 +329,8 @@ def _heartbeat(states: Sequence[NodeState]) -> tuple[list[tuple[str, str, str]],
     for s in states:
         for g in s.resource_groups or []:
             holders = [h.host for h in present if h.heartbeat is not None and h.heartbeat.running
-                       and _held_by(h.heartbeat.resources, h.host, g.preferred)]
-            groups.setdefault(g.resources[0], (g.preferred, ", ".join(holders) or "nobody"))
+                       and _held_by(h.heartbeat.resources, h.host, g.node)]
+            groups.setdefault(g.resources[0], (g.node, ", ".join(holders) or "nobody"))
     return rows, [(name, p, h) for name, (p, h) in sorted(groups.items())], ""
 
 

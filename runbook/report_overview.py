@@ -32,6 +32,12 @@ from runbook.facts.xen import XM_INFO, XM_LIST
 from runbook.inventory import ClusterInventory, size_to_mib
 from runbook.parsers import parse_dpkg_packages
 from runbook.parsers.drbd import InitStatus, parse_init_status
+from runbook.parsers.heartbeat import (
+    HaResource,
+    parse_haresources,
+    parse_hbstatus,
+    parse_rscstatus,
+)
 from runbook.parsers.lvm import mib, parse_report, report_command
 from runbook.parsers.xen import cfg_disks, parse_domain_cfg, running
 from runbook.record import CommandRecord
@@ -183,30 +189,12 @@ class HeartbeatState:
 
 
 def parse_heartbeat(text: str) -> HeartbeatState:
-    """The overview's Heartbeat command: cl_status hbstatus, then ``rscstatus: WORD``."""
-    lines = text.splitlines()
-    if not lines or not lines[0].startswith("Heartbeat is "):
-        raise ValueError(f"not cl_status hbstatus output: {text[:80]!r}")
-    is_running = "is running" in lines[0]
-    rsc = next((ln.partition(":")[2].strip() for ln in lines if ln.startswith("rscstatus:")), "")
-    return HeartbeatState(is_running, rsc if rsc in ("all", "local", "foreign", "none") else "")
-
-
-@dataclass(frozen=True)
-class ResourceGroup:
-    preferred: str  # the node named first on the haresources line
-    resources: tuple[str, ...]
-
-
-def parse_haresources(text: str) -> list[ResourceGroup]:
-    """haresources(5): ``NODE RESOURCE...`` per line (backslash continues), # comments."""
-    joined = re.sub(r"\\\n", " ", text)
-    groups = []
-    for raw in joined.splitlines():
-        words = raw.split("#", 1)[0].split()
-        if len(words) >= 2:
-            groups.append(ResourceGroup(words[0], tuple(words[1:])))
-    return groups
+    """The overview's Heartbeat command: `cl_status hbstatus`, then ``rscstatus: ANSWER``."""
+    first, _, rest = text.partition("\n")
+    running = parse_hbstatus(first)
+    answer = next((ln.partition(":")[2] for ln in rest.splitlines()
+                   if ln.startswith("rscstatus:")), "")
+    return HeartbeatState(running, parse_rscstatus(answer) if running else "")
 
 
 def parse_drbd_devices(text: str) -> dict[str, list[str]]:
@@ -422,7 +410,7 @@ class NodeState:
     drbd: InitStatus | None = None
     drbd_installed: bool = False
     heartbeat: HeartbeatState | None = None
-    resource_groups: list[ResourceGroup] | None = None
+    resource_groups: list[HaResource] | None = None
     clock_start: float | None = None
     clock_end: float | None = None
     sent: float = 0.0
