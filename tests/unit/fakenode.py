@@ -59,6 +59,7 @@ class FakeNode:
     # DRBD (06-drbd): meta data per index of /dev/vg/meta; minor -> (cs, ro, ds) while loaded
     meta: set[int] = field(default_factory=set)
     drbd: dict[int, tuple[str, str, str]] | None = None
+    peer: FakeNode | None = field(default=None, repr=False, compare=False)  # DRBD's other end
     signature: str = ""  # blkid's tags of the partition, e.g. 'TYPE="ext3"'
     broken_installer: bool = False  # xen-create-image fails, exiting 0 as xen-tools 3.8 does
     broken_passwd: bool = False  # passwd in the new image fails; xen-tools 3.8 still exits 0
@@ -217,6 +218,12 @@ class FakeNode:
                        for minor, (cs, ro, ds) in sorted((self.drbd or {}).items()))
         return "version: 8.3.7 (api:88/proto:86-91)\n" + rows
 
+    def set_drbd(self, minor: int, role: str, peer_role: str) -> None:
+        assert self.drbd is not None
+        self.drbd[minor] = ("Connected", f"{role}/{peer_role}", "UpToDate/UpToDate")
+        if self.peer is not None and self.peer.drbd is not None:
+            self.peer.drbd[minor] = ("Connected", f"{peer_role}/{role}", "UpToDate/UpToDate")
+
     def drbd_command(self, command: str) -> tuple[str, str, int] | None:
         """DRBD's commands as 06-drbd sends them (None: not one of them)."""
         if command == "if [ -e /proc/drbd ]; then cat -- /proc/drbd; else exit 3; fi":
@@ -228,7 +235,7 @@ class FakeNode:
                 return "", "", 3
             head = LAB_META if int(m[1]) // 32768 in self.meta else bytes(64)
             return " ".join(f"{b:02x}" for b in head) + "\n", "", 0
-        if m := re.fullmatch(r"mkdir -p /var/lib/runbook && printf '%s\\n' (\S+) > (\S+)",
+        if m := re.fullmatch(r"mkdir -p /var/lib/runbook && printf '%s\\n' ('[^']*'|\S+) > (\S+)",
                              command):
             self.files[shlex.split(m[2])[0]] = shlex.split(m[1])[0] + "\n"
             self.log.append(command)
@@ -246,12 +253,10 @@ class FakeNode:
             self.drbd = {minor: (self.drbd or {}).get(minor, DRBD_FRESH)
                          for minor in DRBD_RESOURCES.values()}
         elif words[0] == "drbdsetup" and words[2:] == ["primary", "-o"]:
-            assert self.drbd is not None
-            self.drbd[int(words[1].removeprefix("/dev/drbd"))] = (
-                "Connected", "Primary/Secondary", "UpToDate/UpToDate")
+            # the fake's sync is over at once, on both ends when the peer is linked
+            self.set_drbd(int(words[1].removeprefix("/dev/drbd")), "Primary", "Secondary")
         elif words[:2] == ["drbdadm", "secondary"]:
-            assert self.drbd is not None
-            self.drbd[DRBD_RESOURCES[words[2]]] = DRBD_SYNCED
+            self.set_drbd(DRBD_RESOURCES[words[2]], "Secondary", "Secondary")
         else:
             return None
         self.log.append(command)
