@@ -241,3 +241,43 @@ def test_a_younger_holder_that_keeps_its_node_is_waited_for_a_bounded_time(
     got = locking.acquire(fake_nr, owner(0, "tok-me"), split_wait_s=0.5)
     assert 0.5 <= time.monotonic() - began < 2
     assert got.taken == ["ha1"] and len(got.refusals) == 1
+
+
+def test_a_step_with_no_safe_point_finishes_and_nothing_after_it_starts(
+    checks_dir: pytest.Pytester, fake_nr: Nornir, fake_nodes: dict[str, FakeNode],
+    inventory_dir: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def asked_to_stop(task: Task) -> Result:
+        remote.run(task, "echo step-97")
+        if task.host.name == "ha2":
+            os.kill(os.getpid(), signal.SIGTERM)
+        return Result(host=task.host, changed=True)
+
+    books = runbooks(checks_dir.path)
+    first = Runbook(books[0].id, "", (Step("quick", asked_to_stop, ""), marking_step("97")),
+                    ("base",), books[0].path, checks_dir.path)
+    use(monkeypatch, fake_nr, [first, books[1]])
+    code, out = cli_run(["run", "97", "98"], inventory_dir, checks_dir.path / "reports")
+    assert code == cli.ExitStatus.INTERRUPTED, out
+    record = read(Path(re.search(r"^record: +(\S+)$", out, re.M)[1]))  # type: ignore[index]
+    assert [(s.step, s.host, s.status) for s in record.steps] == [
+        ("quick", "ha1", "changed"), ("quick", "ha2", "changed")]
+    assert record.checks == []
+    assert record.interrupted is not None and record.interrupted.signal == "SIGTERM"
+    assert record.interrupted.line() == "interrupted during 97-first · quick"
+    assert all(n.lock_owner is None for n in fake_nodes.values())
+
+
+def test_ctrl_c_in_a_dry_run_stops_it_with_130(
+    checks_dir: pytest.Pytester, fake_nr: Nornir, inventory_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    books = runbooks(checks_dir.path)
+    first = Runbook(books[0].id, "", (waiting_step(30.0), marking_step("97")), ("base",),
+                    books[0].path, checks_dir.path)
+    use(monkeypatch, fake_nr, [first, books[1]])
+    code, out = cli_run(["run", "97", "98", "--dry-run"], inventory_dir, checks_dir.path)
+    assert code == cli.ExitStatus.INTERRUPTED, out
+    assert ("interrupted during 97-first · wait (ha1: waiting for SSH, ha2: waiting for SSH)"
+            in out)
+    assert not any(c.startswith("echo step-") for h in ("ha1", "ha2") for c in commands(h))
