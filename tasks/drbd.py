@@ -551,9 +551,12 @@ def find(node: NodeReader) -> Plan:
     node.context.placements[node.name] = where
     mine = [d for d in node.context.cluster.domus if d.home == node.name]
     if mine:
+        drbd, vg = drbd_settings(node), vg_of(node)
         facts = node.facts(*(cfg_text(d) for d in mine))
         for domu in mine:
             text = facts.get(cfg_text(domu))
+            if text is not None and node.dry_run:  # cfg-drbd changed nothing: its prediction
+                text = drbd_cfg(text, vg, drbd.of_domu(domu.name))
             if text is not None:
                 node.context.domu_cfgs[domu.name] = text
     names = ", ".join(sorted(where.running)) or "no DomU"
