@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 
 from xenlab.layout import NODES, PROJECT_ROOT, Paths, check_name
@@ -42,15 +43,14 @@ def _state(name: str, node: str, project_root: Path) -> Path:
 
 
 def _module_alive(state: Path) -> bool:
-    try:
-        pid = int((state / "drbd" / "module.pid").read_text().strip())
-    except (OSError, ValueError):
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    """The node's module answers on its control socket (its pid is the node's, not ours)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(2)
+        try:
+            sock.connect(str(state / "drbd" / "ctl.sock"))
+        except OSError:
+            return False
+    return True
 
 
 def proc_drbd(name: str, node: str, project_root: Path = PROJECT_ROOT) -> str:

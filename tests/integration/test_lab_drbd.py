@@ -1,7 +1,7 @@
 """The lab's DRBD on lab rbdr: real TCP replication over the crossover link, real data.
 
 Two resources on 32 MiB LVs (meta data on one meta LV at indexes 0 and 1), the initial sync
-forced on ha1 at 8 MiB/s, the progress line advancing, identical data on both nodes, the link
+forced on ha1 at 12 MiB/s, the progress line advancing, identical data on both nodes, the link
 cut and restored, a second primary refused, a split brain detected and recovered by hand.
 """
 
@@ -24,7 +24,7 @@ PROC = "cat /proc/drbd"
 # r0 keeps the after-sb defaults (disconnect): a split brain needs the manual recovery.
 DRBD_CONF = """\
 global { usage-count no; }
-common { syncer { rate 8M; } }
+common { syncer { rate 12M; } }
 resource r0 {
   protocol C;
   startup { wfc-timeout 20; degr-wfc-timeout 20; }
@@ -43,7 +43,8 @@ resource r1 {
 }
 """  # noqa: E501
 SETUP = ("printf 'auto eth1\\niface eth1 inet static\\n address 10.0.0.{n}\\n netmask "
-         "255.255.255.0\\n' >> /etc/network/interfaces && ifup eth1 && apt-get install -y lvm2 drbd8-utils >/dev/null"
+         "255.255.255.0\\n' >> /etc/network/interfaces && ifup eth1"
+         " && apt-get install -y lvm2 drbd8-utils >/dev/null"
          " && pvcreate /dev/sda3 >/dev/null && vgcreate vg /dev/sda3 >/dev/null"
          " && lvcreate -L 256M -n meta vg >/dev/null && lvcreate -L 32M -n r0 vg >/dev/null"
          " && lvcreate -L 32M -n r1 vg >/dev/null && cat > /etc/drbd.conf")
@@ -160,18 +161,78 @@ def test_drbd_replicates_over_the_crossover_link(lab: manager.LabInfo) -> None:
     assert sums["ha1"] == sums["ha2"]
 
 
-def test_module_comes_with_boot_and_goes_with_stop(lab: manager.LabInfo) -> None:
-    """ha2 reboots: DRBD starts at boot (rc2.d) and reconnects; stop unloads /proc/drbd."""
-    manager.reboot(LAB, "ha2")
-    time.sleep(1)
-    wait_for(lab, "ha2", "drbdadm cstate r0", "Connected", timeout=40)
+CFG = """\
+kernel = '/boot/vmlinuz-2.6.24-19-xen'
+memory = '128'
+name = 't'
+disk = [ 'drbd:r0,xvda2,w', 'drbd:r1,xvda1,w' ]
+vif = [ 'ip=192.168.1.60' ]
+root = '/dev/xvda2 ro'
+"""
+
+
+def reboot_both(lab: manager.LabInfo) -> None:
+    before = both(lab, "cat /proc/sys/kernel/random/boot_id")
+    for node in ("ha1", "ha2"):
+        manager.reboot(LAB, node)
+    deadline = time.monotonic() + 60
+    for node in ("ha1", "ha2"):
+        while True:
+            now = ssh(lab, node, "cat /proc/sys/kernel/random/boot_id", check=False)
+            if now.returncode == 0 and now.stdout not in ("", before[node]):
+                break
+            assert time.monotonic() < deadline, f"{node} did not come back from reboot"
+            time.sleep(0.5)
+
+
+def test_drbd_disks_of_a_domu(lab: manager.LabInfo) -> None:
+    """Xen's drbd: disks: promote on create, refuse a second node, demote on shutdown,
+    migration needs allow-two-primaries; DRBD comes back at boot; a failing disk detaches
+    and the DomU goes on through the peer; a dead node loses no acknowledged write."""
+    both(lab, "apt-get install -y ubuntu-xen-server >/dev/null && sed -i "
+         "\"s/^(xend-relocation-hosts-allow .*/(xend-relocation-hosts-allow '')/\" "
+         f"/etc/xen/xend-config.sxp && cat > /etc/xen/t.cfg <<'EOF'\n{CFG}EOF")
+    reboot_both(lab)  # into the -xen kernel; DRBD starts at boot (rc2.d) and reconnects
+    wait_for(lab, "ha2", "drbdadm cstate r0", "Connected", timeout=30)
     wait_for(lab, "ha2", "drbdadm dstate r1", "UpToDate/UpToDate", timeout=20)
-    assert ssh(lab, "ha2", "cat /proc/sys/kernel/random/boot_id; ls /proc/1/").returncode == 0
-    ssh(lab, "ha1", "drbdadm secondary r0 && drbdadm secondary r1")
+    assert ssh(lab, "ha2", "drbdadm role all").stdout == "Secondary/Secondary\n" * 2
+
+    out = ssh(lab, "ha1", "xm create /etc/xen/t.cfg").stdout
+    assert out.endswith("Started domain t\n")
+    assert ssh(lab, "ha1", "drbdadm role all").stdout == "Primary/Secondary\n" * 2
+    second = ssh(lab, "ha2", "xm create /etc/xen/t.cfg", check=False)
+    assert second.returncode == 1
+    assert "Error: Device 51714 (vbd) could not be connected. /dev/drbd1: State change " \
+           "failed: (-1) Multiple primaries not allowed by config" in second.stderr
+    held = ssh(lab, "ha1", "drbdadm secondary r0", check=False)
+    assert (held.returncode, held.stderr.splitlines()[0]) == (
+        11, "/dev/drbd1: State change failed: (-12) Device is held open by someone")
+
+    migrate = ssh(lab, "ha1", "xm migrate --live t 10.0.0.2", check=False)
+    assert migrate.returncode == 1
+    assert "(-1) Multiple primaries not allowed by config" in migrate.stderr
+    assert manager.domains(LAB)["ha1"] == ["t"]
+
+    time.sleep(1)
+    first = manager.domu_last_write(LAB, "t")
+    assert first is not None and first > 0
+    manager.fail_disk(LAB, "ha1", "vg", "r0")
+    wait_for(lab, "ha1", "drbdadm dstate r0", "Diskless/UpToDate", timeout=5)
+    log = ssh(lab, "ha1", "cat /var/log/kern.log").stdout
+    assert "drbd1: Local IO failed in drbd_endio_pri. Detaching..." in log
+    time.sleep(1)
+    later = manager.domu_last_write(LAB, "t")
+    assert later is not None and later > first + 5, "the DomU stopped writing"
+    manager.power_off(LAB, "ha1")
+    acked = manager.domu_last_write(LAB, "t")
+    on_disk = manager.disk_seq(LAB, "ha2", "vg", "r0")
+    assert acked is not None and on_disk is not None and on_disk >= acked, \
+        f"acknowledged write {acked} lost: ha2's disk has {on_disk}"
+    wait_for(lab, "ha2", "drbdadm cstate r0", "WFConnection", timeout=10)
+
     stopped = ssh(lab, "ha2", "/etc/init.d/drbd stop")
     assert stopped.stdout == "Stopping all DRBD resources.\n"
     status = ssh(lab, "ha2", "/etc/init.d/drbd status; echo rc=$?; cat /proc/drbd",
                  check=False)
     assert status.stdout == "drbd not loaded\nrc=3\n"
     assert "cat: /proc/drbd: No such file or directory" in status.stderr
-    wait_for(lab, "ha1", "drbdadm cstate r0", "WFConnection", timeout=10)

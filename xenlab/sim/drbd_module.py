@@ -154,6 +154,7 @@ class Minor:
         self.rs_marks: list[tuple[float, int]] = []
         self.counters = {"ns": 0, "nr": 0, "dw": 0, "dr": 0}
         self.open_by: dict[str, float] = {}  # holder -> since (blkback of a domain)
+        self.seen: set[str] = set()  # holders whose domain was seen running here
 
     # ------------------------------------------------------------------ state + log
     def dev(self) -> str:
@@ -851,7 +852,7 @@ class Module:
         path = os.path.join(drbd_dir(self.root), "proc")
         last = ""
         while True:
-            self.dirty.wait(0.5)
+            self.dirty.wait(0.25)
             self.dirty.clear()
             with self.lock:
                 devices = [m.snapshot() for m in self.minors.values()]
@@ -884,10 +885,15 @@ class Module:
         with self.lock:
             for m in self.minors.values():
                 for holder, since in list(m.open_by.items()):
+                    if not holder.startswith("domain:"):
+                        continue
+                    if holder[7:] in running:
+                        m.seen.add(holder)
+                        continue
                     # a young holder's domain may still be on its way into the hypervisor
-                    if holder.startswith("domain:") and holder[7:] not in running and \
-                            time.monotonic() - since > DOMAIN_GRACE:
+                    if holder in m.seen or time.monotonic() - since > DOMAIN_GRACE:
                         del m.open_by[holder]
+                        m.seen.discard(holder)
                         if not any(h.startswith("domain:") for h in m.open_by):
                             with contextlib.suppress(Failure):
                                 m.secondary()
