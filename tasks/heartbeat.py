@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from runbook import remote
 from runbook.engine import Refused, StepFailed
-from runbook.facts import FactFailed, Facts
+from runbook.facts import FactError, FactFailed, Facts
 from runbook.facts.domu import cfg_exists, cfg_path
 from runbook.facts.drbd import PROC_DRBD
 from runbook.facts.heartbeat import (
@@ -527,7 +527,7 @@ class StartHeartbeat:
                 facts = node.facts(HB_STATUS, nodestatus(self.peer_fqdn), RSC_STATUS, XM_LIST)
                 peer, held = facts.get(nodestatus(self.peer_fqdn)), facts.get(RSC_STATUS)
                 guests = running(facts.get(XM_LIST))
-            except FactFailed as exc:  # cl_status answers only once heartbeat has signed on
+            except FactError as exc:  # cl_status answers only once heartbeat has signed on
                 seen = exc.reason
             else:
                 seen = f"{self.peer_fqdn} {peer}, resources {held}"
