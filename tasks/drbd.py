@@ -80,6 +80,9 @@ LINKED = frozenset({"Connected", "SyncSource", "SyncTarget", "StartingSyncS", "S
                     "VerifyS", "VerifyT"})
 POLL_S = 1.0
 DEMOTE_WAIT_S = 20.0
+# After the init script returns: its wait ends once no resource is WFConnection, and a
+# resource may still be handshaking (WFReportParams) for a moment.
+CONNECT_GRACE_S = 30.0
 
 
 def drbd_settings(node: NodeReader) -> DrbdSettings:
@@ -290,27 +293,54 @@ class StartDrbd:
     def apply(self, node: NodeChanger) -> str:
         node.note(f"{INIT} start (waits up to {self.wfc_timeout} s for the peer)")
         node.change(f"{INIT} start", timeout=self.wfc_timeout + 120)
-        proc = node.fact(PROC_DRBD)
-        bad = [f"{r.name} {state_words(device_of(proc, r))}" for r in self.resources
-               if (d := device_of(proc, r)) is None or d.cstate not in LINKED]
-        if bad:
-            raise StepFailed(f"after {INIT} start: {'; '.join(bad)} (the peer did not connect: "
-                             "crossover link, addresses, ports; see /var/log/kern.log)")
+        wait_connected(node, self.resources, CONNECT_GRACE_S)
         return f"started DRBD: {', '.join(r.name for r in self.resources)} connected"
+
+
+@dataclass(frozen=True)
+class WaitForPeer:
+    """DRBD is up here, the peer is coming up in this same step: wait for it, bounded."""
+
+    resources: tuple[DrbdResource, ...]
+    timeout_s: float
+
+    def describe(self) -> str:
+        return f"wait up to {self.timeout_s:.0f} s for the peer to connect"
+
+    def apply(self, node: NodeChanger) -> str:
+        node.note("waiting for the peer to connect")
+        waited = wait_connected(node, self.resources, self.timeout_s)
+        return f"the peer connected after {waited:.0f} s"
+
+
+def wait_connected(node: NodeReader, resources: Sequence[DrbdResource],
+                   timeout_s: float) -> float:
+    """Seconds until every resource is connected; StepFailed with the states after the bound."""
+    began = time.monotonic()
+    while True:
+        proc = node.fact(PROC_DRBD)
+        apart = [f"{r.name} {state_words(d)}" for r in resources
+                 if (d := device_of(proc, r)) is None or d.cstate not in LINKED]
+        waited = time.monotonic() - began
+        if not apart:
+            return waited
+        if waited > timeout_s:
+            raise StepFailed(f"not connected to the peer after {waited:.0f} s: "
+                             f"{'; '.join(apart)} (is the peer up? the crossover link, "
+                             "addresses and ports; see /var/log/kern.log)")
+        time.sleep(POLL_S)
 
 
 def plan_start(resources: Sequence[DrbdResource], proc: ProcDrbd | None,
                wfc_timeout: int) -> Plan:
-    """Start DRBD unless every resource is up; up but not connected is a failure."""
+    """Start DRBD unless every resource is up; up but waiting for the peer: wait for it."""
     devices = {r.name: device_of(proc, r) for r in resources}
     down = [name for name, d in devices.items() if d is None or d.disk == "Diskless"
             or d.cstate == "StandAlone"]
     if down:
         return plan_of([StartDrbd(tuple(resources), wfc_timeout)])
-    apart = [f"{name} {state_words(d)}" for name, d in devices.items()
-             if d is not None and d.cstate not in LINKED]
-    if apart:
-        raise StepFailed(f"DRBD runs but is not connected to the peer: {'; '.join(apart)}")
+    if any(d is not None and d.cstate not in LINKED for d in devices.values()):
+        return plan_of([WaitForPeer(tuple(resources), float(wfc_timeout))])
     return plan_of(notes=[f"DRBD running, connected: {', '.join(devices)}"])
 
 
