@@ -172,7 +172,11 @@ _EVENTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("dead", r"WARN: node (?P<node>\S+): is dead"),
         ("taking-over", r"Taking over resource group (?P<group>\S+)"),
         ("acquiring", r"Acquiring resource group: (?P<node>\S+) (?P<group>\S+)"),
-        ("running", r"Running (?P<script>/\S+/(?P<group>[^/\s]+))\s+(?P<op>start|stop|status)"),
+        ("releasing", r"Releasing resource group: (?P<node>\S+) (?P<group>\S+)"),
+        # xendomains stop: the migration failed, so the DomU was shut down instead (downtime)
+        ("migrate-failed", r"(?P<domu>[\w.-]+)\(migr\)Error: (?P<detail>.*)"),
+        ("running",
+         r"Running (?P<script>/\S*/resource\.d/(?P<group>[^/\s]+))\s+(?P<op>start|stop|status)"),
         ("takeover-complete", r"mach_down takeover complete for node (?P<node>\S+)"),
         ("giving-up", r"Giving up all HA resources"),
         ("relinquished", r"All HA resources relinquished"),
@@ -187,11 +191,13 @@ _EVENTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 class LogEvent:
     """One takeover-related line of heartbeat's log (debugfile or logfile)."""
 
-    kind: str  # shutdown-notice, dead, taking-over, acquiring, running, takeover-complete, ...
+    kind: str  # shutdown-notice, dead, taking-over, acquiring, releasing, running, ...
     time: str  # as logged: 2026/11/26_12:40:01 (debugfile) or "Nov 26 12:40:01" (syslog)
     node: str = ""
     group: str = ""
     op: str = ""  # start, stop or status (kind "running")
+    domu: str = ""  # kind "migrate-failed"
+    detail: str = ""  # kind "migrate-failed": xm's error
     line: str = ""
 
 
@@ -208,6 +214,7 @@ def parse_takeover_log(text: str) -> list[LogEvent]:
             events.append(LogEvent(kind, stamp["time"] if stamp else "",
                                    (found.get("node") or "").rstrip("."),
                                    found.get("group") or "", found.get("op") or "",
+                                   found.get("domu") or "", found.get("detail") or "",
                                    line.strip()))
             break
     return events
