@@ -154,27 +154,37 @@ def unload_module() -> None:
 
 # ----------------------------------------------------------------------------- drbdsetup
 
+MISSING_DRIVER = ("Could not stat(\"/proc/drbd\"): No such file or directory\n"
+                  "do you need to load the module?\ntry: modprobe drbd\n")
+QUIET_WITHOUT_MODULE = ("down", "secondary", "disconnect", "detach")
 
-def setup_fail(dev: str, reply: dict) -> int:
-    """drbdsetup's report of a refused request: (N) TEXT, exit 10 or 11."""
+
+def setup_fail(devname: str, reply: dict) -> int:
+    """drbdsetup's report of a refused request (drbdsetup.c print_config_error): exit 10/11."""
     code, text = int(reply["code"]), str(reply["text"])
     if code < 0:
-        err(f"{dev}: State change failed: ({code}) {text}")
+        err(f"{devname}: State change failed: ({code}) {text}")
         return 11
     if code >= 100:
-        err(f"{dev}: Failure: ({code}) {text}")
+        err(f"{devname}: Failure: ({code}) {text}")
         return 10
     err(text)
     return 20
 
 
-def setup_call(dev: str, minor: int, op: str, **fields: object) -> int:
+def setup_call(devname: str, minor: int, op: str, **fields: object) -> int:
+    """One drbdsetup command ``devname op``; its exit status, its messages on stderr."""
+    if not loaded():
+        if op in QUIET_WITHOUT_MODULE:
+            return 0  # "down" succeeds even if drbd is missing
+        sys.stderr.write(MISSING_DRIVER)
+        return 20
     reply = request(op, minor=minor, **fields)
     if reply is None:
-        err(f"Could not connect to 'drbd' (is the module loaded?): {dev}")
+        sys.stderr.write(MISSING_DRIVER)
         return 20
     if not reply.get("ok"):
-        return setup_fail(dev, reply)
+        return setup_fail(devname, reply)
     return 0
 
 
@@ -189,29 +199,36 @@ def show_state(minor: int, what: str) -> str:
     return f"{dev['role']}/{dev['peer_role']}"
 
 
+def minor_of(devname: str) -> int | None:
+    """dt_minor_of_dev: "/dev/drbd1", "drbd1" or "1"."""
+    text = devname.removeprefix("/dev/").removeprefix("drbd")
+    return int(text) if text.isdigit() else None
+
+
 def drbdsetup(args: list[str]) -> int:
     if len(args) < 2:
         err("USAGE: drbdsetup device command arguments options")
         return 20
-    dev, cmd, rest = args[0], args[1], args[2:]
-    try:
-        minor = int(dev.removeprefix("/dev/drbd"))
-    except ValueError:
-        err(f"{dev}: not a drbd device")
+    devname, cmd, rest = args[0], args[1], args[2:]
+    minor = minor_of(devname)
+    if minor is None:
+        err(f"{devname}: not a drbd device")
         return 20
     if not loaded():
-        err(f"Could not stat(\"{dev}\"): No such file or directory")
+        if cmd in QUIET_WITHOUT_MODULE:
+            return 0
+        sys.stderr.write(MISSING_DRIVER)
         return 20
     if cmd == "primary":
         force = any(a in ("-o", "--overwrite-data-of-peer") for a in rest)
-        return setup_call(dev, minor, "primary", force=force)
-    if cmd in ("secondary", "disconnect", "detach", "down"):
-        return setup_call(dev, minor, cmd)
+        return setup_call(devname, minor, "primary", force=force)
+    if cmd in QUIET_WITHOUT_MODULE:
+        return setup_call(devname, minor, cmd)
     if cmd in ("cstate", "dstate", "role", "state"):
         out(show_state(minor, cmd) + "\n")
         return 0
-    err(f"{cmd}: unknown command (the lab's drbdsetup knows primary, secondary, disconnect, "
-        "detach, down, cstate, dstate, role, state)")
+    err(f"{cmd}: the lab's drbdsetup knows primary, secondary, disconnect, detach, down, "
+        "cstate, dstate, role, state (the rest goes through drbdadm)")
     return 20
 
 
@@ -230,9 +247,42 @@ def for_host(res: drbd_conf.Resource) -> drbd_conf.Host:
     return me
 
 
-def child_failed(cmdline: str, code: int, command: str, res: str) -> int:
-    if code >= 10:  # drbdadm reports children that fail with 10 or more
-        err(f"Command '{cmdline}' terminated with exit code {code}")
+def local_ipv4() -> set[str]:
+    """Addresses of the interfaces that are up (drbdadm's have_ip skips the down ones)."""
+    result = subprocess.run(["ip", "-o", "-4", "addr", "show", "up"], capture_output=True,
+                            text=True, check=False)
+    found = set()
+    for line in result.stdout.splitlines():
+        words = line.split()
+        if "inet" in words:
+            found.add(words[words.index("inet") + 1].split("/")[0])
+    return found
+
+
+def address_line(conf_path: str, me: drbd_conf.Host) -> str:
+    """file:line of the address statement, as drbdadm's verify_ips names it."""
+    try:
+        with open(conf_path, encoding="utf-8") as fh:
+            for number, line in enumerate(fh, 1):
+                if f"{me.address}:{me.port}" in line and "address" in line:
+                    return f"{conf_path}:{number}"
+    except OSError:
+        pass
+    return conf_path
+
+
+def verify_ip(res: drbd_conf.Resource, conf_path: str) -> None:
+    """drbdadm 8.3 refuses a resource whose own address is on no interface that is up."""
+    me = res.me(hostname())
+    if me is not None and me.address not in local_ipv4():
+        raise CliError(f"{address_line(conf_path, me)}: in resource {res.name}, on {me.name}:"
+                       f"\n\tIP {me.address} not found on this host.", E_CONFIG)
+
+
+def child_failed(argv: list[str], code: int, command: str, res: str) -> int:
+    """m_system's report of a child that exited with 10 or more, and call_cmd's for 20+."""
+    if code >= 10:
+        err(f"Command '{' '.join(argv)}' terminated with exit code {code}")
     if code >= 20:
         err(f"drbdadm {command} {res}: exited with code {code}")
     return code
@@ -252,154 +302,171 @@ def net_conf(res: drbd_conf.Resource, me: drbd_conf.Host, discard: bool) -> dict
 
 def step_attach(res: drbd_conf.Resource, me: drbd_conf.Host, command: str) -> int:
     index = me.meta_index if me.meta_index is not None else 0
-    cmdline = (f"drbdsetup {me.device} disk {me.disk} {me.meta_disk} {index} --set-defaults "
-               f"--create-device --on-io-error={res.opt('on-io-error')}")
-    code = setup_call(me.device, me.minor, "attach", name=res.name, disk=me.disk,
+    argv = ["drbdsetup", str(me.minor), "disk", me.disk, me.meta_disk, str(index),
+            "--set-defaults", "--create-device", *drbd_conf.options_83(res, "disk")]
+    code = setup_call(str(me.minor), me.minor, "attach", name=res.name, disk=me.disk,
                       meta=me.meta_disk, index=index, on_io_error=res.opt("on-io-error"))
-    return child_failed(cmdline, code, command, res.name) if code else 0
+    return child_failed(argv, code, command, res.name) if code else 0
 
 
 def step_syncer(res: drbd_conf.Resource, me: drbd_conf.Host, command: str) -> int:
-    code = setup_call(me.device, me.minor, "syncer", name=res.name, rate=res.rate)
-    cmdline = (f"drbdsetup {me.device} syncer --set-defaults --create-device "
-               f"--rate={res.opt('resync-rate')}")
-    return child_failed(cmdline, code, command, res.name) if code else 0
+    argv = ["drbdsetup", str(me.minor), "syncer", "--set-defaults", "--create-device",
+            *drbd_conf.options_83(res, "syncer")]
+    code = setup_call(str(me.minor), me.minor, "syncer", name=res.name, rate=res.rate)
+    return child_failed(argv, code, command, res.name) if code else 0
 
 
-def step_net(res: drbd_conf.Resource, me: drbd_conf.Host, command: str, discard: bool) -> int:
+def step_net(res: drbd_conf.Resource, me: drbd_conf.Host, command: str,
+             setup_opts: list[str]) -> int:
+    discard = "--discard-my-data" in setup_opts
     conf = net_conf(res, me, discard)
-    code = setup_call(me.device, me.minor, "net", name=res.name, conf=conf)
-    cmdline = (f"drbdsetup {me.device} net {conf['local']}:{conf['local_port']} "
-               f"{conf['peer']}:{conf['peer_port']} {res.protocol} --set-defaults "
-               "--create-device" + (" --discard-my-data" if discard else ""))
-    return child_failed(cmdline, code, command, res.name) if code else 0
+    argv = ["drbdsetup", str(me.minor), "net", f"{conf['local']}:{conf['local_port']}",
+            f"{conf['peer']}:{conf['peer_port']}", res.protocol, "--set-defaults",
+            "--create-device", *drbd_conf.options_83(res, "net"), *setup_opts]
+    code = setup_call(str(me.minor), me.minor, "net", name=res.name, conf=conf)
+    return child_failed(argv, code, command, res.name) if code else 0
 
 
 def create_md(res: drbd_conf.Resource, me: drbd_conf.Host, force: bool) -> int:
+    """drbdadm create-md: drbdmeta MINOR v08 META INDEX create-md (drbdmeta.c of 8.3.7)."""
     index = me.meta_index if me.meta_index is not None else 0
-    cmdline = f"drbdmeta {me.minor} v08 {me.meta_disk} {index} create-md"
+    argv = ["drbdmeta", str(me.minor), "v08", me.meta_disk, str(index), "create-md"]
     dev = device(me.minor)
     if dev is not None and dev["disk"] != "Diskless":
         err(f"Device '{me.device}' is configured!")
-        return child_failed(cmdline, 20, "create-md", res.name)
+        return child_failed(argv, 20, "create-md", res.name)
     state = ss.load(NODE) or {"partitions": [], "vgs": {}}
     data = ss.lv_of_device(state, me.disk, NODE)
     meta = ss.resolve_device(state, me.meta_disk, NODE)
     for path, found in ((me.meta_disk, meta), (me.disk, data)):
         if found is None:
             err(f"open({path}) failed: No such file or directory")
-            return child_failed(cmdline, 20, "create-md", res.name)
+            return child_failed(argv, 20, "create-md", res.name)
     assert data is not None and meta is not None
     size = os.path.getsize(ss.lv_file(NODE, data[0], data[1]))
     if drbd_md.read(meta[1], index) is not None:
-        out("\nValid meta data seems to be in place.\n")
+        out("\nValid meta data seems to be in place.\nDo you really want to overwrite?\n")
         if force:
             out("*** confirmation forced via --force option ***\n")
         else:
-            out("Do you really want to overwrite?\n[need to type 'yes' to confirm] ")
-            answer = sys.stdin.readline().strip()
-            if answer != "yes":
+            out("[need to type 'yes' to confirm] ")
+            answer = sys.stdin.readline()
+            out("\n")
+            if answer != "yes\n":
                 out("Operation cancelled.\n")
                 return 1
     try:
         drbd_md.create(meta[1], index, size)
     except drbd_md.MetaError as exc:
         err(str(exc))
-        return child_failed(cmdline, 10, "create-md", res.name)
+        return child_failed(argv, 10, "create-md", res.name)
     out("Writing meta data...\ninitializing activity log\n")
     err("NOT initialized bitmap")
     out("New drbd meta data block successfully created.\n")
     return 0
 
 
-def adjust(res: drbd_conf.Resource, me: drbd_conf.Host) -> int:
+def adjust(res: drbd_conf.Resource, me: drbd_conf.Host, command: str = "adjust") -> str:
+    """drbdadm adjust: the steps it takes (d, s, n) to bring the device to the config.
+
+    Returns the letters of the steps that ran; a failing step raises CliError(code).
+    """
+    done = ""
     dev = device(me.minor)
+    steps = []
     if dev is None or dev["disk"] == "Diskless":
-        code = step_attach(res, me, "adjust")
+        steps.append(("d", lambda: step_attach(res, me, command)))
+    steps.append(("s", lambda: step_syncer(res, me, command)))
+    if dev is None or dev["cstate"] == "StandAlone":
+        steps.append(("n", lambda: step_net(res, me, command, [])))
+    for letter, step in steps:
+        code = step()
         if code:
-            return code
-    code = step_syncer(res, me, "adjust")
-    if code:
-        return code
-    dev = device(me.minor)
-    if dev is not None and dev["cstate"] == "StandAlone":
-        return step_net(res, me, "adjust", False)
-    return 0
+            raise CliError("", code)
+        done += letter
+    return done
 
 
-def run_command(command: str, res: drbd_conf.Resource, opts: list[str],
-                resources: dict[str, drbd_conf.Resource]) -> int:
+def run_command(command: str, res: drbd_conf.Resource, setup_opts: list[str],
+                conf_path: str) -> int:
     me = for_host(res)
-    discard = "--discard-my-data" in opts
-    force = "--overwrite-data-of-peer" in opts or "-o" in opts
     if command == "create-md":
-        return create_md(res, me, "--force" in opts)
-    if command == "dump":
-        out(drbd_conf.render_dump_83({res.name: res}, CONF, hostname()))
-        return 0
+        return create_md(res, me, "--force" in setup_opts)
+    verify_ip(res, conf_path)
     if command in ("cstate", "dstate", "role", "state"):
         if not loaded():
-            err(f"Could not stat(\"{me.device}\"): No such file or directory")
-            return child_failed(f"drbdsetup {me.device} {command}", 20, command, res.name)
+            sys.stderr.write(MISSING_DRIVER)
+            return child_failed(["drbdsetup", str(me.minor), command], 20, command, res.name)
         out(show_state(me.minor, command) + "\n")
         return 0
-    if not loaded():
-        load_module()
-    if command in ("up", "attach", "connect", "adjust", "syncer"):
-        if command == "adjust":
-            return adjust(res, me)
-        if command in ("up", "attach"):
-            code = step_attach(res, me, command)
-            if code:
-                return code
-        if command in ("up", "attach", "syncer"):
-            code = step_syncer(res, me, command)
-            if code or command != "up":
-                return code
-        return step_net(res, me, command, discard)
-    simple = {"down": "down", "disconnect": "disconnect", "detach": "detach",
-              "secondary": "secondary", "primary": "primary"}
-    if command in simple:
-        extra = " --overwrite-data-of-peer" if force and command == "primary" else ""
-        code = setup_call(me.device, me.minor, simple[command], force=force)
-        if code:
-            return child_failed(f"drbdsetup {me.device} {command}{extra}", code, command,
-                                res.name)
+    if command == "adjust":
+        try:
+            adjust(res, me)
+        except CliError as exc:
+            return exc.code
         return 0
+    if command in ("up", "attach"):
+        code = step_attach(res, me, command)
+        if code or command == "attach":
+            return code
+    if command in ("up", "syncer"):
+        code = step_syncer(res, me, command)
+        if code or command == "syncer":
+            return code
+    if command in ("up", "connect"):
+        return step_net(res, me, command, setup_opts)
+    if command in ("down", "disconnect", "detach", "secondary", "primary"):
+        force = "--overwrite-data-of-peer" in setup_opts or "-o" in setup_opts
+        code = setup_call(str(me.minor), me.minor, command, force=force)
+        argv = ["drbdsetup", str(me.minor), command, *setup_opts]
+        return child_failed(argv, code, command, res.name) if code else 0
     raise CliError(f"Unknown command '{command}'.", E_USAGE)
 
 
 def drbdadm(args: list[str]) -> int:
     conf_path = CONF
-    opts: list[str] = []
+    setup_opts: list[str] = []
     words: list[str] = []
     it = iter(args)
+    after_dashes = False
     for arg in it:
-        if arg == "-c":
+        if after_dashes and arg.startswith("-"):
+            setup_opts.append(arg)  # drbdadm -- --overwrite-data-of-peer primary r0
+        elif arg == "--":
+            after_dashes = True
+        elif arg == "-c":
             conf_path = next(it, CONF)
         elif arg.startswith("--config-file="):
             conf_path = arg.split("=", 1)[1]
-        elif arg == "--":
+        elif arg in ("-d", "--dry-run", "-v", "--verbose"):
             continue
-        elif (arg.startswith("-") and not words) or arg.startswith("-"):
-            opts.append(arg)
+        elif arg.startswith("-"):
+            err(f"drbdadm: unrecognized option '{arg}'")
+            return E_USAGE
         else:
             words.append(arg)
     if not words:
-        err("USAGE: drbdadm COMMAND [OPTION...] {all|RESOURCE...}")
+        err("USAGE: drbdadm [OPTION...] [-- DRBDSETUP-OPTION...] COMMAND {all|RESOURCE...}")
         return E_USAGE
     command, names = words[0], words[1:]
+    known = ("create-md", "up", "down", "attach", "detach", "connect", "disconnect", "syncer",
+             "primary", "secondary", "cstate", "dstate", "role", "state", "dump", "adjust")
+    if command not in known:
+        err(f"Unknown command '{command}'.")
+        return E_USAGE
     try:
         resources = drbd_conf.load(conf_path)
     except drbd_conf.ConfError as exc:
         err(str(exc))
         return exc.code
-    if command == "dump" and not names:
-        names = ["all"]
+    if command == "dump" and names in ([], ["all"]):
+        out(drbd_conf.render_dump_83(resources, conf_path, hostname()))
+        return 0
     if not names:
         err(f"USAGE: drbdadm {command} [OPTION...] {{all|RESOURCE...}}")
         return E_USAGE
     chosen: list[drbd_conf.Resource] = []
+    rv = 0
     for name in names:
         if name == "all":
             chosen += [r for r in resources.values() if hostname() in r.hosts]
@@ -409,21 +476,25 @@ def drbdadm(args: list[str]) -> int:
         if res is None:
             err(f"'{name}' not defined in your config.")
             return E_USAGE
+        if command != "dump" and hostname() not in res.hosts:
+            err(f"'{res.name}' ignored, since this host ({hostname()}) is not mentioned with "
+                "an 'on' keyword.")
+            rv = E_USAGE
+            continue
         chosen.append(res)
-    if command == "dump" and names == ["all"]:
-        out(drbd_conf.render_dump_83(resources, conf_path, hostname()))
-        return 0
-    worst = 0
     for res in chosen:
+        if command == "dump":
+            out(drbd_conf.render_resource_83(res, hostname()))
+            continue
         try:
-            code = run_command(command, res, opts, resources)
+            code = run_command(command, res, setup_opts, conf_path)
         except CliError as exc:
             err(str(exc))
             return exc.code
         if code >= 20:
             return code
-        worst = worst or code
-    return worst
+        rv = max(rv, code)
+    return rv
 
 
 # ----------------------------------------------------------------------------- init script
@@ -459,54 +530,88 @@ def wait_connect(resources: list[drbd_conf.Resource]) -> None:
         time.sleep(0.5)
 
 
+def init_start() -> int:
+    try:
+        resources = [r for r in drbd_conf.load(CONF).values() if hostname() in r.hosts]
+    except drbd_conf.ConfError as exc:
+        err(str(exc))  # drbdadm sh-nop shows the configuration's errors
+        resources = []
+    out("Starting DRBD resources:    ")
+    load_module()
+    out("[ ")
+    for res in resources:
+        me = for_host(res)
+        try:
+            verify_ip(res, CONF)
+        except CliError as exc:
+            err(str(exc))
+            continue
+        try:
+            for letter in adjust(res, me):
+                out(f"{letter}({res.name}) ")
+        except CliError:
+            out(f"\n[{res.name}] cmd adjust failed - continuing!\n ")
+    out("]")
+    wait_connect(resources)
+    out(".\n")
+    return 0
+
+
+def init_stop() -> int:
+    """scripts/drbd stop: drbdsetup down for every device, then rmmod (refused while in use)."""
+    out("Stopping all DRBD resources")
+    if loaded():
+        for dev in devices():
+            name = f"/dev/drbd{dev['minor']}"
+            reply = request("down", minor=int(dev["minor"]))
+            if reply is not None and not reply.get("ok"):
+                setup_fail(name, reply)
+        if any(d["cstate"] != "Unconfigured" for d in devices()):
+            err("ERROR: Module drbd is in use")
+        else:
+            unload_module()
+    out(".\n")
+    return 0
+
+
 def init(args: list[str]) -> int:
     action = args[0] if args else ""
     if action == "start":
-        try:
-            resources = [r for r in drbd_conf.load(CONF).values() if hostname() in r.hosts]
-        except drbd_conf.ConfError as exc:
-            err(str(exc))
-            return 1
-        load_module()
-        out("Starting DRBD resources:    [ ")
-        for res in resources:
-            me = for_host(res)
-            dev = device(me.minor)
-            steps = []
-            if dev is None or dev["disk"] == "Diskless":
-                steps.append(("d", step_attach))
-            steps.append(("s", step_syncer))
-            if dev is None or dev["cstate"] == "StandAlone":
-                steps.append(("n", None))
-            for letter, step in steps:
-                code = (step(res, me, "adjust") if step is not None
-                        else step_net(res, me, "adjust", False))
-                if code == 0:
-                    out(f"{letter}({res.name}) ")
-        out("].\n")
-        wait_connect(resources)
-        return 0
+        return init_start()
     if action == "stop":
-        out("Stopping all DRBD resources")
-        for dev in devices():
-            reply = request("down", minor=int(dev["minor"]))
-            if reply is not None and not reply.get("ok"):
-                out("\n")
-                return setup_fail(f"/dev/drbd{dev['minor']}", reply)
-        unload_module()
-        out(".\n")
-        return 0
+        return init_stop()
     if action == "status":
         if not loaded():
-            out("drbd not loaded\n")
+            err("drbd not loaded")
             return 3
         out(drbd_proc.status(devices()))
         return 0
     if action in ("restart", "force-reload", "reload"):
-        code = init(["stop"])
-        return code or init(["start"])
-    err("Usage: /etc/init.d/drbd {start|stop|status|reload|restart|force-reload}")
+        init_stop()
+        return init_start()
+    out("Usage: /etc/init.d/drbd {start|stop|status|reload|restart|force-reload}\n")
     return 1
+
+
+def modprobe(args: list[str]) -> int:
+    """``modprobe drbd`` / ``rmmod drbd`` of a lab node (for module-init-tools' wrappers)."""
+    names = [a for a in args if not a.startswith("-")]
+    if names[:1] != ["drbd"]:
+        err(f"FATAL: Module {names[0] if names else ''} not found.")
+        return 1
+    load_module()
+    return 0
+
+
+def rmmod(args: list[str]) -> int:
+    if [a for a in args if not a.startswith("-")][:1] != ["drbd"] or not loaded():
+        err(f"ERROR: Module {args[0] if args else ''} does not exist in /proc/modules")
+        return 1
+    if devices():
+        err("ERROR: Module drbd is in use")
+        return 1
+    unload_module()
+    return 0
 
 
 def main(argv: list[str]) -> int:
@@ -518,6 +623,10 @@ def main(argv: list[str]) -> int:
             return drbdsetup(args)
         if tool == "init":
             return init(args)
+        if tool == "modprobe":
+            return modprobe(args)
+        if tool == "rmmod":
+            return rmmod(args)
     except CliError as exc:
         err(str(exc))
         return exc.code

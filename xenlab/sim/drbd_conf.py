@@ -55,6 +55,8 @@ class Resource:
     name: str
     hosts: dict[str, Host]
     options: dict[str, dict[str, str]] = field(default_factory=dict)  # section -> key -> value
+    own: dict[str, dict[str, str]] = field(default_factory=dict)  # without ``common``
+    common: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def opt(self, key: str) -> str:
         for section in ("net", "disk", "startup", "handlers", "options"):
@@ -182,9 +184,11 @@ def parse_dump(text: str) -> dict[str, Resource]:
             hosts = {w[1]: _host(w[1], s) for w, s in sub
                      if len(w) == 2 and w[0] == "on" and s is not None}
             options = {k: dict(v) for k, v in common.items()}
-            for section, values in _options(sub).items():
+            own = _options(sub)
+            for section, values in own.items():
                 options.setdefault(section, {}).update(values)
-            resources[words[1]] = Resource(name=words[1], hosts=hosts, options=options)
+            resources[words[1]] = Resource(name=words[1], hosts=hosts, options=options,
+                                           own=own, common=common)
     return resources
 
 
@@ -209,44 +213,78 @@ def load(path: str = "/etc/drbd.conf") -> dict[str, Resource]:
 
 # ----------------------------------------------------------------------------- 8.3 dump
 
-SECTION_ORDER = ("net", "disk", "syncer", "startup", "handlers")
+SECTION_ORDER = ("net", "disk", "syncer", "startup", "proxy", "handlers")
+FLAGS_83 = {"allow-two-primaries", "always-asbp", "no-tcp-cork", "discard-my-data",
+            "use-bmbv", "no-disk-barrier", "no-disk-flushes", "no-disk-drain", "no-md-flushes",
+            "use-rle"}
+MOVED_TO_SYNCER = {"resync-rate": "rate", "al-extents": "al-extents", "resync-after": "after",
+                   "verify-alg": "verify-alg", "csums-alg": "csums-alg",
+                   "c-plan-ahead": "c-plan-ahead"}
 
 
-def _section_83(resource: Resource) -> dict[str, dict[str, str]]:
-    """The 8.4 dump's sections moved back to where 8.3 keeps them."""
-    sections = {k: dict(v) for k, v in resource.options.items()}
-    net = sections.get("net", {})
-    disk = sections.get("disk", {})
-    sections.setdefault("syncer", {})
-    for key, key83 in (("resync-rate", "rate"), ("al-extents", "al-extents"),
-                       ("resync-after", "after"), ("verify-alg", "verify-alg")):
+def sections_83(sections: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """The 8.4 dump's sections moved back to where 8.3 keeps them (rate under syncer, the
+    protocol out of net), in drbdadm 8.3's section order."""
+    moved = {k: dict(v) for k, v in sections.items()}
+    disk = moved.get("disk", {})
+    syncer = moved.setdefault("syncer", {})
+    for key, key83 in MOVED_TO_SYNCER.items():
         if key in disk:
-            sections["syncer"][key83] = disk.pop(key)
-    net.pop("protocol", None)
-    return {k: v for k, v in sections.items() if v}
+            syncer[key83] = disk.pop(key)
+    moved.get("net", {}).pop("protocol", None)
+    for values in moved.values():  # 8.4 prints flags as "yes"; 8.3 has bare flags
+        for key in FLAGS_83 & set(values):
+            if values[key] == "yes":
+                values[key] = ""
+    return {k: moved[k] for k in sorted(moved, key=lambda s: (*SECTION_ORDER, s).index(s))
+            if moved[k]}
+
+
+def options_83(resource: Resource, section: str) -> list[str]:
+    """``--name=value`` options of a section as drbdadm 8.3 hands them to drbdsetup."""
+    values = sections_83(resource.options).get(section, {})
+    return [f"--{k}={v}" if v else f"--{k}" for k, v in values.items()]
+
+
+def _print_a(indent: int, name: str, value: str) -> str:
+    """drbdadm_main.c printA: name left-aligned to 24 - 4 x indent, the value as %3s."""
+    return f"{'':{4 * indent}}{name:<{24 - 4 * indent}} {value:>3};"
+
+
+def _print_sections(sections: dict[str, dict[str, str]], indent: int) -> list[str]:
+    lines = []
+    for name, values in sections_83(sections).items():
+        lines.append(f"{'':{4 * indent}}{name} {{")
+        for key, value in values.items():
+            lines.append(_print_a(indent + 1, key, value) if value
+                         else f"{'':{4 * (indent + 1)}}{key};")
+        lines.append(f"{'':{4 * indent}}}}")
+    return lines
+
+
+def render_resource_83(res: Resource, hostname: str) -> str:
+    """adm_dump of drbdadm 8.3.7 for one resource."""
+    state = "not ignored" if hostname in res.hosts else "ignored"
+    lines = [f"# resource {res.name} on {hostname}: {state}, not stacked",
+             f"resource {res.name} {{", _print_a(1, "protocol", res.protocol)]
+    for host in res.hosts.values():
+        meta = (f"{host.meta_disk} [{host.meta_index}]" if host.meta_index is not None
+                else host.meta_disk)
+        lines += [f"    on {host.name} {{",
+                  f"        {'device':<16} {host.device} minor {host.minor};",
+                  _print_a(2, "disk", host.disk),
+                  f"        {'address':<16} ipv4 {host.address}:{host.port};",
+                  f"        {'meta-disk':<16} {meta};" if host.meta_index is not None
+                  else _print_a(2, "meta-disk", meta),
+                  "    }"]
+    lines += _print_sections(res.own, 1)
+    return "\n".join(lines) + "\n}\n\n"
 
 
 def render_dump_83(resources: dict[str, Resource], path: str, hostname: str) -> str:
-    out = [f"# {path}"]
-    for res in resources.values():
-        state = "not ignored" if hostname in res.hosts else "ignored"
-        out.append(f"# resource {res.name} on {hostname}: {state}, not stacked")
-        out.append(f"resource {res.name} {{")
-        out.append(f"    {'protocol':<22} {res.protocol};")
-        for host in res.hosts.values():
-            meta = (f"{host.meta_disk} [{host.meta_index}]" if host.meta_index is not None
-                    else host.meta_disk)
-            out += [f"    on {host.name} {{",
-                    f"        {'device':<16} {host.device};",
-                    f"        {'disk':<16} {host.disk};",
-                    f"        {'address':<16} ipv4 {host.address}:{host.port};",
-                    f"        {'meta-disk':<16} {meta};",
-                    "    }"]
-        for name in sorted(_section_83(res), key=lambda s: ((*SECTION_ORDER, s)).index(s)):
-            out.append(f"    {name} {{")
-            for key, value in _section_83(res)[name].items():
-                out.append(f"        {key:<16} {value};" if value else f"        {key};")
-            out.append("    }")
-        out.append("}")
-        out.append("")
-    return "\n".join(out) + "\n"
+    """``drbdadm dump all``: the file name, ``common`` as written, every resource."""
+    out = f"# {path}\n"
+    common = next(iter(resources.values())).common if resources else {}
+    if common:
+        out += "common {\n" + "\n".join(_print_sections(common, 1)) + "\n}\n\n"
+    return out + "".join(render_resource_83(r, hostname) for r in resources.values())

@@ -41,8 +41,9 @@ def attach(resource: str, node: str | None = None, domain: str | None = None) ->
             code = int((reply or {}).get("code", 20))
             what = "State change failed" if code < 0 else "Failure"
             exit_code = 11 if code < 0 else 10
-            raise RuntimeError(f"{me.device}: {what}: ({code}) {text}\n"
-                               f"Command '/sbin/drbdsetup {me.device} primary' terminated with "
+            # block-drbd runs /sbin/drbdadm, whose child is then /sbin/drbdsetup MINOR
+            raise RuntimeError(f"{me.minor}: {what}: ({code}) {text}\n"
+                               f"Command '/sbin/drbdsetup {me.minor} primary' terminated with "
                                f"exit code {exit_code}")
     if domain:
         drbd_cli.request("open", minor=me.minor, holder=f"domain:{domain}")
