@@ -464,8 +464,8 @@ def _node_names(views: Sequence[HeartbeatView]) -> list[str]:
             problems.append(f"{view.node}'s uname -n is {view.uname_n}, which no `node` line of "
                             f"its ha.cf names ({', '.join(declared) or 'none'}): heartbeat "
                             "would refuse (\"Current node not in configuration\")")
-        stray = [name for name in declared if name not in unames]
-        if stray:
+        elif stray := [name for name in declared if name not in unames]:
+            # a node line for no node: the peer would drop its packets as from a bad node
             problems.append(f"the `node` lines of {view.node}'s ha.cf name {', '.join(stray)}, "
                             f"which is no node's uname -n ({', '.join(unames)})")
         if view.haresources is not None:
