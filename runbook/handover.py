@@ -553,7 +553,7 @@ def _verdict_line(record: RunRecord, fails: Sequence[Failure],
             return "attention", (f"Passed: {what}. Cross-node consistency: {n} finding"
                                  f"{'s' * (n != 1)} to review (section 4).")
         return "passed", f"Passed: {what}."
-    nodes = sorted({f.node for f in fails})
+    nodes = sorted({"cluster-wide" if f.node == CLUSTER_WIDE else f.node for f in fails})
     more = f" (and {len(cluster_fails)} cross-node)" if cluster_fails else ""
     return "failed", (f"Failed: {len(fails)} finding{'s' * (len(fails) != 1)}{more} on "
                       f"{', '.join(nodes)}; details below.")
