@@ -11,6 +11,10 @@ export PYTHONDONTWRITEBYTECODE := 1
 # repository): a random one per make run unless you set your own.
 RUNBOOK_DOMU_PASSWORD ?= $(shell $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(12))')
 export RUNBOOK_DOMU_PASSWORD
+# The lab's Heartbeat key (08-heartbeat writes it to /etc/ha.d/authkeys through stdin): random
+# per make run unless you set your own.
+RUNBOOK_HA_AUTHKEY ?= $(shell $(PYTHON) -c 'import secrets; print(secrets.token_hex(20))')
+export RUNBOOK_HA_AUTHKEY
 
 .PHONY: demo test deps venv lint unit integration fidelity bench lab-down clean
 
