@@ -157,27 +157,35 @@ def device(**changes: object) -> dict[str, object]:
     return base
 
 
-def test_proc_connected() -> None:
+def test_proc_connected_after_a_hole() -> None:
+    """Minor 0 unused (the guide starts at drbd1): drbd_seq_show prints an empty line."""
     text = proc.render([device()], 0.0)
     assert text.splitlines() == [
         "version: 8.3.7 (api:88/proto:86-91)",
         "GIT-hash: ea9e28dbff98e331a62bcbcc63a6135808fe2917 build by root@ha1, "
         "2010-01-13 16:24:00",
+        "",
         " 1: cs:Connected ro:Primary/Secondary ds:UpToDate/UpToDate C r----",
         "    ns:524288 nr:0 dw:0 dr:524288 al:0 bm:0 lo:0 pe:0 ua:0 ap:0 ep:1 wo:b oos:0"]
+    assert proc.render([device(minor=0)], 0.0).splitlines()[2].startswith(" 0: cs:Connected")
 
 
-def test_proc_standalone_has_no_protocol_and_unconfigured_is_short() -> None:
-    text = proc.render([device(minor=2, cstate="Unconfigured"),
+def test_proc_standalone_has_a_blank_protocol_and_unconfigured_is_short() -> None:
+    text = proc.render([device(minor=2, cstate="StandAlone", disk="Diskless",
+                               role="Secondary"),
                         device(cstate="StandAlone", peer_role="Unknown",
-                               peer_disk="DUnknown")], 0.0)
+                               peer_disk="DUnknown", net=False)], 0.0)
     lines = text.splitlines()
-    assert lines[2] == " 1: cs:StandAlone ro:Primary/Unknown ds:UpToDate/DUnknown r----"
-    assert lines[4] == " 2: cs:Unconfigured"
+    assert lines[3] == " 1: cs:StandAlone ro:Primary/Unknown ds:UpToDate/DUnknown   r----"
+    assert lines[5] == " 2: cs:Unconfigured"
+    waiting = proc.minor_lines(device(cstate="WFConnection", peer_role="Unknown",
+                                      peer_disk="DUnknown", net=True), 0.0)
+    assert waiting.startswith(" 1: cs:WFConnection ro:Primary/Unknown ds:UpToDate/DUnknown "
+                              "C r----\n")
 
 
 def test_proc_sync_progress_as_the_kernel_computes_it() -> None:
-    # 5 GiB device (1310720 bits), 20 % done, 10 s after start, a mark 3 s back
+    # 5 GiB device (1310720 bits), 20 % done, 10 s after start, the sync mark 3 s back
     total = 1310720
     left = total * 4 // 5
     dev = device(cstate="SyncSource", peer_disk="Inconsistent", rs_total=total, rs_left=left,
@@ -190,23 +198,45 @@ def test_proc_sync_progress_as_the_kernel_computes_it() -> None:
     assert finish == "\tfinish: 0:00:45 speed: 92,160 (104,856) K/sec"
 
 
-def test_proc_small_sync_shows_kilobytes_and_bar_ends() -> None:
+def test_proc_small_sync_shows_kilobytes_bar_ends_and_stalls() -> None:
     dev = device(cstate="SyncTarget", role="Secondary", peer_role="Primary",
                  disk="Inconsistent", rs_total=8192, rs_left=8192, rs_start=0.0)
     bar = proc.minor_lines(dev, 1.0).splitlines()[2]
     assert bar == "\t[>....................] sync'ed:  0.1% (32768/32768)K"
     done = proc.sync_lines(device(rs_total=8192, rs_left=0, rs_start=0.0), 4.0)
-    assert done.startswith("\t[===================>] sync'ed:100.0% (0/32768)K")
+    assert done.startswith("\t[===================>] sync'ed:100.0% (0/32768)K\n")
+    stalled = proc.sync_lines(device(rs_total=8192, rs_left=100, rs_start=0.0,
+                                     rs_mark=(0.0, 100)), 21.5)
+    assert stalled.endswith("K\n\tstalled\n")
+
+
+def test_speed_format_has_one_comma() -> None:
+    assert [proc.thousands(v) for v in (999, 1000, 1001, 92160, 1234567)] == \
+        ["999", "1000", "1,001", "92,160", "1234,567"]
 
 
 def test_status_table_columns() -> None:
     text = proc.status([device(), device(minor=2, name="test-swap")])
     assert text.splitlines()[0] == "drbd driver loaded OK; device status:"
-    table = text.splitlines()[3:]
-    assert table[0].split() == ["m:res", "cs", "ro", "ds", "p", "mounted", "fstype"]
-    assert table[1].split() == ["1:test-disk", "Connected", "Primary/Secondary",
-                                "UpToDate/UpToDate", "C"]
-    assert table[2].startswith("2:test-swap  Connected  Primary/Secondary")
+    assert text.splitlines()[1:3] == proc.header().splitlines()
+    assert text.splitlines()[3:] == [
+        "m:res        cs         ro                 ds                 p  mounted  fstype",
+        "1:test-disk  Connected  Primary/Secondary  UpToDate/UpToDate  C",
+        "2:test-swap  Connected  Primary/Secondary  UpToDate/UpToDate  C"]
+
+
+def test_status_table_sync_rows_standalone_and_unconfigured() -> None:
+    syncing = device(cstate="SyncSource", peer_disk="Inconsistent", rs_total=8192,
+                     rs_left=4096, rs_start=0.0)
+    lonely = device(minor=2, name="test-swap", cstate="StandAlone", peer_role="Unknown",
+                    peer_disk="DUnknown", net=False)
+    gone = device(minor=3, name="x", cstate="StandAlone", disk="Diskless", role="Secondary")
+    table = proc.status_table([syncing, lonely, gone], now=2.0).splitlines()
+    assert [line.split() for line in table] == [
+        ["m:res", "cs", "ro", "ds", "p", "mounted", "fstype"],
+        ["...", "sync'ed:", "50.1%", "(16384/32768)K"],  # 1000 - 4096000 // 8193
+        ["1:test-disk", "SyncSource", "Primary/Secondary", "UpToDate/Inconsistent", "C"],
+        ["2:test-swap", "StandAlone", "Primary/Unknown", "UpToDate/DUnknown", "r----"]]
 
 
 # ----------------------------------------------------------------------------- UUIDs

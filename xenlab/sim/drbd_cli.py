@@ -584,7 +584,7 @@ def init(args: list[str]) -> int:
         if not loaded():
             err("drbd not loaded")
             return 3
-        out(drbd_proc.status(devices()))
+        out(drbd_proc.status(devices(), time.time()))
         return 0
     if action in ("restart", "force-reload", "reload"):
         init_stop()

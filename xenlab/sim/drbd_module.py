@@ -39,6 +39,7 @@ NODE = "/usr/lib/runbook-lab/node"
 CLUSTER = "/usr/lib/runbook-lab/cluster"
 BLOCK = 4096
 RUN_BITS = 64  # one resync request: 256 KiB
+SYNC_MARK_STEP = 3.0  # seconds between the resync's speed marks (DRBD_SYNC_MARK_STEP)
 DOMAIN_GRACE = 15.0  # seconds xm create / a migration may take to show the domain
 ROLE_UNKNOWN = "Unknown"
 LOG_FILES = ("/var/log/kern.log", "/var/log/syslog")
@@ -151,7 +152,7 @@ class Minor:
         self.rs_total = 0
         self.rs_left = 0
         self.rs_start = 0.0
-        self.rs_marks: list[tuple[float, int]] = []
+        self.rs_mark: tuple[float, int] | None = None  # the sync mark: (time, bits left)
         self.counters = {"ns": 0, "nr": 0, "dw": 0, "dr": 0}
         self.open_by: dict[str, float] = {}  # holder -> since (blkback of a domain)
         self.seen: set[str] = set()  # holders whose domain was seen running here
@@ -178,14 +179,13 @@ class Minor:
         connected = self.cstate not in ("StandAlone", "Unconnected", "WFConnection",
                                         "NetworkFailure", "BrokenPipe", "Timeout",
                                         "Disconnecting", "WFReportParams")
-        marks = [m for m in self.rs_marks if time.time() - m[0] >= 3] or self.rs_marks[:1]
         return {"minor": self.minor, "name": self.name, "cstate": self.cstate,
                 "role": self.role, "peer_role": self.peer_role if connected else ROLE_UNKNOWN,
                 "disk": self.disk, "peer_disk": self.peer_disk if connected else "DUnknown",
                 "protocol": self.protocol, "counters": dict(self.counters),
                 "oos": drbd_uuid.count(self.bitmap) if self.bitmap else 0,
                 "rs_total": self.rs_total, "rs_left": self.rs_left, "rs_start": self.rs_start,
-                "rs_mark": marks[-1] if marks else None, "uuids": self.uuids,
+                "rs_mark": self.rs_mark, "uuids": self.uuids, "net": self.net is not None,
                 "open": sorted(self.open_by)}
 
     def connected(self) -> bool:
@@ -570,7 +570,7 @@ class Minor:
             self.finish_source()
             return
         self.rs_start = time.time()
-        self.rs_marks = [(self.rs_start, self.rs_total)]
+        self.rs_mark = (self.rs_start, self.rs_total)
         klog(f"{self.dev()}: Began resync as SyncSource (will sync {self.rs_total * 4} KB "
              f"[{self.rs_total} bits set]).")
         self.set(cstate="SyncSource", peer_disk="Inconsistent")
@@ -583,7 +583,7 @@ class Minor:
             drbd_uuid.set_all(self.bitmap, self.nbits)
         self.rs_total = self.rs_left = drbd_uuid.count(self.bitmap)
         self.rs_start = time.time()
-        self.rs_marks = [(self.rs_start, self.rs_total)]
+        self.rs_mark = (self.rs_start, self.rs_total)
         self.set(disk="Inconsistent")
         self.save_md()
         if self.rs_total == 0:  # nothing differs: the source ends the sync at once
@@ -628,8 +628,8 @@ class Minor:
                 drbd_uuid.clear_bit(self.bitmap, b)
                 self.rs_left = max(self.rs_left - 1, 0)
         now = time.time()
-        if not self.rs_marks or now - self.rs_marks[-1][0] >= 1:
-            self.rs_marks = [*self.rs_marks[-8:], (now, self.rs_left)]
+        if self.rs_mark is None or now - self.rs_mark[0] >= SYNC_MARK_STEP:
+            self.rs_mark = (now, self.rs_left)
         self.module.changed()
 
     def on_rs_ack(self, bit: int, n: int) -> None:
