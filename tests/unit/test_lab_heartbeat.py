@@ -153,7 +153,7 @@ def test_package_files_link_the_host_trees(tmp_path: Path,
     monkeypatch.setattr(hb_pkgs, "HOST_USR_VIEW", str(usr))
     monkeypatch.setattr(hb_pkgs, "HOST_ETC_VIEW", str(etc))
     files = {**hb_pkgs.usr_files(), **hb_pkgs.etc_files()}
-    links = {p: s.target for p, s in files.items() if isinstance(s, packages.Symlink)}
+    links = {p: s.target for p, s in files.items() if isinstance(s, hb_pkgs.Symlink)}
     assert links["/usr/libexec/heartbeat/heartbeat"] == f"{usr}/libexec/heartbeat/heartbeat"
     assert links["/usr/lib/libhbclient.so.1"] == f"{usr}/lib/libhbclient.so.1"
     assert "/usr/lib/libglib-2.0.so.0" not in files  # not heartbeat's: the node has it
@@ -161,7 +161,7 @@ def test_package_files_link_the_host_trees(tmp_path: Path,
     assert links["/usr/lib/heartbeat/heartbeat"] == "/usr/libexec/heartbeat/heartbeat"
     assert links["/usr/lib/heartbeat/ResourceManager"] == "/usr/share/heartbeat/ResourceManager"
     assert links["/usr/lib/heartbeat/plugins/HBcomm/ucast.so"].endswith("HBcomm/ucast.so")
-    copies = {p: s for p, s in files.items() if isinstance(s, packages.HostCopy)}
+    copies = {p: s for p, s in files.items() if isinstance(s, hb_pkgs.HostCopy)}
     assert sorted(copies) == ["/etc/ha.d/harc", "/etc/ha.d/resource.d/IPaddr",
                               "/etc/ha.d/shellfuncs", "/etc/init.d/heartbeat"]
     assert copies["/etc/ha.d/harc"].mode == 0o755 and copies["/etc/ha.d/shellfuncs"].mode == 0o644
