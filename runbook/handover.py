@@ -89,6 +89,7 @@ class Cell:
     steps_failed: int = 0
     steps_changed: int = 0
     steps_done: int = 0  # ok or changed
+    row_checked: bool = False  # the runbook's checks ran, in another column
     note: str = ""  # why nothing ran: "left out by --limit"
     cluster_wide: bool = False  # the column of checks that belong to no single node
 
@@ -100,7 +101,9 @@ class Cell:
             return "passed"
         if self.skipped:
             return "skipped"
-        return "none" if self.cluster_wide or self.steps_done else "not-run"
+        if self.note:
+            return "not-run"
+        return "none" if self.cluster_wide or self.steps_done or self.row_checked else "not-run"
 
     @property
     def label(self) -> str:
@@ -117,9 +120,11 @@ class Cell:
             return " · ".join(parts)
         if self.cluster_wide:
             return "no cluster-wide checks"
-        if self.steps_done:
+        if self.note:
+            return self.note
+        if self.steps_done or self.row_checked:
             return "no checks of this node (see cluster-wide)"
-        return self.note or "not run"
+        return "not run"
 
 
 @dataclass
@@ -268,6 +273,10 @@ def grid(record: RunRecord, nodes: Sequence[str]) -> tuple[list[str], dict[str, 
             cell.steps_failed += s.status == "failed"
             cell.steps_changed += s.status == "changed"
             cell.steps_done += s.status in ("ok", "changed")
+    for per_node in rows.values():
+        checked = any(c.passed or c.failed or c.skipped for c in per_node.values())
+        for cell in per_node.values():
+            cell.row_checked = checked
     for node in record.invocation.left_out:
         for per_node in rows.values():
             if node in per_node:
@@ -625,8 +634,8 @@ def _verdict_evidence(overview: Overview | None, verdict: str) -> list[tuple[str
 def _title(record: RunRecord, view: ClusterView | None) -> str:
     info = record.invocation
     cluster = view.identity.name if view else folder_name(Path(info.inventory_folder))
-    what = "Dry run" if info.dry_run else ("Run and verification" if info.mode == "run"
-                                           else info.mode.capitalize())
+    modes = {"run": "Run and verification", "verify": "Verification", "drill": "Failover drill"}
+    what = "Dry run" if info.dry_run else modes.get(info.mode, info.mode.capitalize())
     return f"{what} of {', '.join(info.runbooks)} on cluster {cluster}"
 
 

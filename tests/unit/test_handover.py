@@ -54,10 +54,21 @@ def test_a_node_left_out_by_limit_reads_not_run() -> None:
         "not-run", "left out by --limit")
 
 
+def test_a_node_without_checks_of_its_own_is_not_called_not_run() -> None:
+    record = sample_record()
+    record.steps = []  # a verify: no step ran
+    record.checks = [c for c in record.checks if c.host is None]
+    _, rows = grid(record, ["ha1", "ha2"])
+    assert rows["04-xen-tools"]["ha1"].label == "no checks of this node (see cluster-wide)"
+    assert rows["02-xen"]["ha1"].label == "not run"
+
+
 @pytest.mark.parametrize(("cell", "status"), [
     (Cell(steps_failed=1), "failed"), (Cell(passed=3, failed=1), "failed"),
     (Cell(passed=3), "passed"), (Cell(skipped=2), "skipped"), (Cell(), "not-run"),
     (Cell(steps_done=2), "none"), (Cell(cluster_wide=True), "none"),
+    (Cell(row_checked=True), "none"), (Cell(row_checked=True, note="left out by --limit"),
+                                       "not-run"),
 ])
 def test_cell_status(cell: Cell, status: str) -> None:
     assert cell.status == status
