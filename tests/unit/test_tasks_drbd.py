@@ -6,15 +6,20 @@ earlier run stopped midway), done, peer ahead (the peer holds the data), one nod
 
 from __future__ import annotations
 
+import struct
+from typing import TypeVar
+
 import pytest
 from nornir.core import Nornir
 
 from runbook.engine import Refused, Runbook, RunbookRun, StepFailed, discover
+from runbook.facts import Fact, FactFailed, FactUnparsable
 from runbook.facts.domu import Placement
-from runbook.facts.drbd import MetaSlot
+from runbook.facts.drbd import PROC_DRBD, MetaSlot, drbdadm_cstate, drbdadm_pair, meta_slot
 from runbook.inventory import ClusterInventory, DomU, DrbdResource, DrbdSettings
 from runbook.parsers.drbd import DrbdDevice, ProcDrbd, SyncProgress
 from runbook.plan import WriteFile
+from runbook.remote import CommandResult
 from runbook.tasks.domu import CreateLV
 from runbook.tasks.drbd import (
     CreateMetaData,
@@ -25,8 +30,10 @@ from runbook.tasks.drbd import (
     WaitForPeer,
     WaitForSync,
     conf_text,
+    device_of,
     drbd_cfg,
     home_of_domus,
+    in_sync,
     plan_boot,
     plan_cfg,
     plan_cfg_copy,
@@ -40,6 +47,7 @@ from runbook.tasks.drbd import (
 )
 from tests.unit.fakenode import FakeNode
 
+T = TypeVar("T")
 META = "/dev/vg/meta"
 XEN_TOOLS_CFG = """kernel      = '/boot/vmlinuz-2.6.24-19-xen'
 memory      = '384'
@@ -404,3 +412,82 @@ def test_one_node_down_fails_the_cluster_steps_on_both(
     assert fake_nodes["ha1"].log == ["install drbd8-utils", "lvcreate -L 256m -n meta vg"]
     after = [r.status for r in rows if r.host == "ha1"][3:]  # nothing runs after drbd-conf
     assert set(after) == {"skipped"}, after
+
+
+# facts on captured output -----------------------------------------------------------------
+def answer(fact: Fact[T], stdout: str, status: int = 0) -> T:
+    return fact.value(CommandResult("ha1", fact.command, stdout, "", status, 0.0))
+
+
+def od(data: bytes) -> str:
+    """What `od -An -tx1 -v -N 64` prints: 16 bytes a line, each with a leading blank."""
+    return "".join(" " + " ".join(f"{b:02x}" for b in data[i:i + 16]) + "\n"
+                   for i in range(0, len(data), 16))
+
+
+# drbdmeta's md_on_disk_08 of a fresh 64 MiB device: la_size, 4 UUIDs, device UUID, reserved,
+# flags, then the magic 0x8374026b at byte 60 (big-endian), then md_size_sect...
+REAL_SUPERBLOCK = (struct.pack(">Q", 131072) + struct.pack(">4Q", 4, 0, 0, 0)
+                   + struct.pack(">QQ", 0x1A2B3C4D5E6F7081, 0) + struct.pack(">I", 0)
+                   + bytes.fromhex("8374026b") + struct.pack(">I", 262144))[:64]
+
+
+@pytest.mark.parametrize(("case", "stdout", "status", "present", "kind"), [
+    ("DRBD 8.3's superblock", od(REAL_SUPERBLOCK), 0, True, "DRBD 8 meta data"),
+    ("8.4 left unclean", od(REAL_SUPERBLOCK[:60] + bytes.fromhex("8374026c")), 0, True,
+     "DRBD 8.4 meta data (unclean)"),
+    ("the lab's drbdmeta", od(b"DRBD-LAB-META v08\n{\"disk\": \"UpToDate\"".ljust(64, b"\0")),
+     0, True, "DRBD 8 meta data (lab)"),
+    ("zeros (a fresh LV)", od(bytes(64)), 0, False, ""),
+    ("an ext3 LV's first bytes", od(bytes(56) + b"\x53\xef" + bytes(6)), 0, False, ""),
+    ("beyond the end of the LV: dd reads nothing", "", 0, False, ""),
+    ("no meta LV", "", 3, False, ""),
+])
+def test_meta_slot(case: str, stdout: str, status: int, present: bool, kind: str) -> None:
+    slot = answer(meta_slot("/dev/vg/meta", 1), stdout, status)
+    assert (slot.present, slot.kind, slot.device_exists) == (present, kind, status == 0)
+    assert "skip=32768 count=1" in meta_slot("/dev/vg/meta", 1).command
+
+
+def test_meta_slot_refuses_what_is_not_od_output() -> None:
+    with pytest.raises(FactUnparsable):
+        answer(meta_slot("/dev/vg/meta", 0), "dd: reading `/dev/vg/meta': Input/output error\n")
+
+
+@pytest.mark.parametrize(("fact", "stdout", "value"), [
+    (drbdadm_pair("role", "test-disk"), "Primary/Secondary\n", ("Primary", "Secondary")),
+    (drbdadm_pair("dstate", "test-disk"), "UpToDate/DUnknown\n", ("UpToDate", "DUnknown")),
+    (drbdadm_pair("role", "test-disk"), "Unconfigured\n", ("Unconfigured", "Unknown")),
+    (drbdadm_cstate("test-swap"), "WFConnection\n", "WFConnection"),
+])
+def test_drbdadm_queries(fact: Fact[object], stdout: str, value: object) -> None:
+    assert answer(fact, stdout) == value
+
+
+def test_a_failed_drbdadm_query_fails_the_fact() -> None:
+    fact = drbdadm_cstate("test-disk")
+    with pytest.raises(FactFailed, match="exited 20"):
+        answer(fact, "", 20)
+    with pytest.raises(FactUnparsable):
+        answer(fact, "Connected\nConnected\n")
+
+
+PROC_83 = """version: 8.3.7 (api:88/proto:86-91)
+GIT-hash: ea9e28dbff98e331a62bcbcc63a6135808fe2917 build by root@ha1, 2010-01-13 16:24:00
+ 1: cs:SyncSource ro:Primary/Secondary ds:UpToDate/Inconsistent C r----
+    ns:22784 nr:0 dw:0 dr:22784 al:0 bm:0 lo:0 pe:0 ua:0 ap:0 ep:1 wo:b oos:42752
+\t[=====>..............] sync'ed: 34.8% (42752/65536)K
+\tfinish: 0:02:40 speed: 256 (252) K/sec
+ 2: cs:Connected ro:Primary/Secondary ds:UpToDate/UpToDate C r----
+    ns:32768 nr:0 dw:0 dr:32768 al:0 bm:0 lo:0 pe:0 ua:0 ap:0 ep:1 wo:b oos:0
+"""
+
+
+def test_proc_drbd_fact_and_progress(drbd: DrbdSettings) -> None:
+    assert answer(PROC_DRBD, "", 3) is None  # the module is not loaded
+    state = answer(PROC_DRBD, PROC_83)
+    assert state is not None and device_of(state, drbd.resources[1]) is not None
+    assert progress_text(state, drbd.resources) == (
+        "syncing: test-disk 34.8% (41 MiB left, finish 0:02:40)")
+    assert not in_sync(device_of(state, drbd.resources[0]))
+    assert in_sync(device_of(state, drbd.resources[1]))
