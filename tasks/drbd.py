@@ -57,6 +57,7 @@ from runbook.plan import (
     NodeChanger,
     NodeReader,
     Plan,
+    RunCommand,
     plan_of,
     planned,
     write_file,
@@ -198,12 +199,19 @@ def conf_text(cluster: ClusterInventory, drbd: DrbdSettings) -> str:
     return render("drbd.conf.j2", drbd=drbd, resources=resources)
 
 
+def plan_conf(current: str | None, wanted: str, running: bool) -> Plan:
+    """Write drbd.conf; while DRBD runs, `drbdadm adjust all` makes it take the change."""
+    write = write_file(CONF_PATH, current, wanted)
+    adjust = [RunCommand("drbdadm adjust all", "applied it: drbdadm adjust all")]
+    return plan_of([*write, *(adjust if write and running else [])],
+                   notes=[f"{CONF_PATH} already as in the inventory"])
+
+
 def conf(node: NodeReader) -> Plan:
     """/etc/drbd.conf, rendered from the inventory, so identical on both nodes."""
     wanted = conf_text(node.context.cluster, drbd_settings(node))
-    current = node.fact(DRBD_CONF)
-    return plan_of(write_file(CONF_PATH, current, wanted),
-                   notes=[f"{CONF_PATH} already as in the inventory"])
+    facts = node.facts(DRBD_CONF, PROC_DRBD)
+    return plan_conf(facts.get(DRBD_CONF), wanted, facts.get(PROC_DRBD) is not None)
 
 
 # -- create-md ---------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from runbook.tasks.drbd import (
     plan_boot,
     plan_cfg,
     plan_cfg_copy,
+    plan_conf,
     plan_create_md,
     plan_initial_sync,
     plan_meta_lv,
@@ -109,6 +110,18 @@ def test_conf_is_the_same_whichever_node_renders_it(cluster: ClusterInventory,
                  "allow-two-primaries;", "on ha1.domain.local {", "address 10.0.0.2:7789;",
                  "meta-disk /dev/vg/meta[1];", "device /dev/drbd2;", "disk /dev/vg/test-swap;"):
         assert line in text
+
+
+@pytest.mark.parametrize(("case", "current", "running", "lines"), [
+    ("fresh", None, False, ["write /etc/drbd.conf"]),
+    ("done", "WANTED", True, []),
+    ("changed while DRBD runs", "OLD", True, ["write /etc/drbd.conf",
+                                             "run: drbdadm adjust all"]),
+    ("changed, DRBD not started", "OLD", False, ["write /etc/drbd.conf"]),
+])
+def test_conf(case: str, current: str | None, running: bool, lines: list[str]) -> None:
+    plan = plan_conf(current, "WANTED", running)
+    assert [line.split(" (")[0] for line in plan.describe()] == lines
 
 
 def test_home_of_domus(cluster: ClusterInventory) -> None:
