@@ -117,7 +117,10 @@ def _handler(write: Write) -> Callable[[int, FrameType | None], None]:
 
 @contextlib.contextmanager
 def handling(write: Write = _stderr) -> Iterator[None]:
-    """Within: SIGINT and SIGTERM request a stop instead of raising KeyboardInterrupt."""
+    """Within: SIGINT and SIGTERM request a stop instead of raising KeyboardInterrupt.
+
+    A request belongs to this one invocation: it is forgotten on the way out.
+    """
     reset()
     handler = _handler(write)
     previous = {s: signal.signal(s, handler) for s in SIGNALS}
@@ -126,3 +129,4 @@ def handling(write: Write = _stderr) -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+        reset()

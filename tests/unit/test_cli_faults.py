@@ -12,6 +12,7 @@ import signal
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 
@@ -53,8 +54,11 @@ SINCE = nodelock.utc_clock(HOLDER.since)
 
 
 @pytest.fixture(autouse=True)
-def fresh_interrupt_state() -> None:
+def fresh_interrupt_state() -> Iterator[None]:
     interrupt.reset()
+    progress.reset()
+    yield
+    assert interrupt.requested() is None  # the CLI forgets its request on the way out
     progress.reset()
 
 
@@ -155,7 +159,7 @@ def test_ctrl_c_stops_the_running_step_at_its_safe_point_and_writes_the_record(
     use(monkeypatch, fake_nr, [first, books[1]])
     began = time.monotonic()
     code, out = cli_run(["run", "97", "98"], inventory_dir, checks_dir.path / "reports")
-    assert time.monotonic() - began < 10  # the 30 s wait stopped at once
+    assert time.monotonic() - began < 20  # the 30 s wait was cut short (slack for a busy CI)
     assert code == cli.ExitStatus.INTERRUPTED and int(code) == 130
     path = Path(re.search(r"^record: +(\S+)$", out, re.M)[1])  # type: ignore[index]
     record = read(path)

@@ -67,6 +67,7 @@ def test_the_first_signal_only_requests_a_stop(sig: signal.Signals) -> None:
         with pytest.raises(interrupt.Interrupted):
             interrupt.check()
     assert signal.getsignal(sig) is before
+    assert interrupt.requested() is None  # forgotten with the invocation
     assert len(said) == 1 and "stopping at the next safe point" in said[0]
 
 
