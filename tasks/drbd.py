@@ -25,7 +25,7 @@ from typing import Any
 from runbook import remote
 from runbook.engine import Refused, StepFailed
 from runbook.facts import Fact
-from runbook.facts.domu import Placement, cfg_exists, cfg_path
+from runbook.facts.domu import Placement, cfg_path
 from runbook.facts.drbd import (
     CONF_PATH,
     DRBD_CONF,
@@ -408,8 +408,9 @@ def plan_initial_sync(res: DrbdResource, domu: DomU, here: str, dev: DrbdDevice 
         raise Refused(f"{name} is {dev.disk}/{dev.peer_disk}, not Inconsistent/Inconsistent: "
                       "not a fresh pair, not forcing")
     if not has_image:
-        raise Refused(f"{name}: {cfg_path(domu)} is not on this node, so {domu.name}'s image "
-                      "was not made here: forcing would replicate empty disks")
+        raise Refused(f"{name}: /dev/.../{res.lv} holds no filesystem or swap here, so "
+                      f"{domu.name}'s image was not made on this node: forcing would replicate "
+                      "an empty disk over the peer's")
     return plan_of([ForcePrimary(res)])
 
 
@@ -423,8 +424,9 @@ def initial_sync(node: NodeReader) -> Plan:
     mine = [r for r in drbd.resources if domus[r.domu].home == node.name]
     if not mine:
         return plan_of(notes=["no DomU has this node as home"])
+    vg = vg_of(node)
     facts = node.facts(PROC_DRBD, *(sync_marker(r.name) for r in mine),
-                       *(cfg_exists(domus[r.domu]) for r in mine))
+                       *(signature(f"/dev/{vg}/{r.lv}") for r in mine))
     proc = facts.get(PROC_DRBD)
     plan = plan_of()
     for res in mine:
@@ -433,8 +435,9 @@ def initial_sync(node: NodeReader) -> Plan:
             f"{res.name} is not configured here", "the start step brings it up connected, "
             "Inconsistent/Inconsistent")
         domu = domus[res.domu]
+        image = bool(facts.get(signature(f"/dev/{vg}/{res.lv}")).get("TYPE"))
         plan += plan_initial_sync(res, domu, node.name, dev, facts.get(sync_marker(res.name)),
-                                  facts.get(cfg_exists(domu)), prediction)
+                                  image, prediction)
     return plan
 
 

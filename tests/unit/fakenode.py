@@ -58,6 +58,7 @@ class FakeNode:
     silent_pings: int = 0  # pings a running DomU leaves unanswered (still booting)
     # DRBD (06-drbd): meta data per index of /dev/vg/meta; minor -> (cs, ro, ds) while loaded
     meta: set[int] = field(default_factory=set)
+    images: set[str] = field(default_factory=set)  # LVs holding a filesystem or swap
     drbd: dict[int, tuple[str, str, str]] | None = None
     peer: FakeNode | None = field(default=None, repr=False, compare=False)  # DRBD's other end
     signature: str = ""  # blkid's tags of the partition, e.g. 'TYPE="ext3"'
@@ -102,6 +103,7 @@ class FakeNode:
         node.files["/var/lib/runbook/first-boot-test"] = ""
         if short == "ha1":
             node.files["/etc/xen/test.cfg"] = "name = 'test'\n"
+            node.images = {"test-disk", "test-swap"}
         return node
 
     @classmethod
@@ -142,7 +144,10 @@ class FakeNode:
         elif words[0] == "lvcreate":
             self.lvs[words[4]] = float(words[2].rstrip("m"))
         elif words[:3] == ["blkid", "-c", "/dev/null"]:
+            lv = words[3].removeprefix("/dev/vg/")
             found = self.signature or ('TYPE="lvm2pv"' if words[3] in self.pvs else "")
+            if lv in self.images:  # xen-create-image's (or a sync's) mkfs.ext3 and mkswap
+                found = 'TYPE="swap"' if lv.endswith("-swap") else 'TYPE="ext3"'
             return (f"{words[3]}: {found}\n", "", 0) if found else ("", "", 2)
         elif command.startswith(f"cmp -s -n 1048576 {PARTITION} "):
             return "", "", 1 if self.signature or PARTITION in self.pvs else 0
@@ -185,6 +190,7 @@ class FakeNode:
             return "", "Failed to create the logical volume\n", 0
         name = options["hostname"]
         self.lvs |= {f"{name}-disk": 5120.0, f"{name}-swap": 384.0}
+        self.images |= {f"{name}-disk", f"{name}-swap"}
         self.files[f"/etc/xen/{name}.cfg"] = f"name = '{name}'\n"
         if self.broken_passwd:
             said = ("passwd: Authentication token manipulation error\n"
@@ -223,6 +229,7 @@ class FakeNode:
         self.drbd[minor] = ("Connected", f"{role}/{peer_role}", "UpToDate/UpToDate")
         if self.peer is not None and self.peer.drbd is not None:
             self.peer.drbd[minor] = ("Connected", f"{peer_role}/{role}", "UpToDate/UpToDate")
+            self.peer.images |= self.images
 
     def drbd_command(self, command: str) -> tuple[str, str, int] | None:
         """DRBD's commands as 06-drbd sends them (None: not one of them)."""

@@ -233,7 +233,7 @@ def test_start(drbd: DrbdSettings, case: str, state: ProcDrbd | None,
     ("one node down", "ha1", dev("WFConnection", "Secondary/Unknown",
                                  "Inconsistent/DUnknown"), None, True,
      Refused("is WFConnection .* needs the peer connected")),
-    ("no image here", "ha1", dev(), None, False, Refused("was not made here")),
+    ("no image here", "ha1", dev(), None, False, Refused("image was not made on this node")),
     ("not configured in a real run", "ha1", None, None, True, StepFailed("not configured")),
 ])
 def test_initial_sync(disk: DrbdResource, domu: DomU, case: str, here: str,
