@@ -96,8 +96,8 @@ def _stderr(text: str) -> None:
 
 
 def _quit_now(name: str, write: Write) -> None:
-    write(f"\n{name} again: quitting at once; no report is written and the node lock stays "
-          f"(`runbook unlock` clears it)\n")
+    write(f"\n{name} again: quitting at once; a report not written yet is not written, and a "
+          f"node lock still held stays (`runbook unlock` clears it)\n")
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):  # a stream busy in the interrupted frame
             stream.flush()
