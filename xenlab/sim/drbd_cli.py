@@ -163,10 +163,10 @@ def setup_fail(devname: str, reply: dict) -> int:
     """drbdsetup's report of a refused request (drbdsetup.c print_config_error): exit 10/11."""
     code, text = int(reply["code"]), str(reply["text"])
     if code < 0:
-        err(f"{devname}: State change failed: ({code}) {text}")
+        sys.stderr.write(f"{devname}: State change failed: ({code}) {text}\n")
         return 11
-    if code >= 100:
-        err(f"{devname}: Failure: ({code}) {text}")
+    if code >= 100:  # some of drbdsetup's texts end in a newline of their own
+        sys.stderr.write(f"{devname}: Failure: ({code}) {text}\n")
         return 10
     err(text)
     return 20

@@ -159,7 +159,8 @@ class Minor:
 
     # ------------------------------------------------------------------ state + log
     def dev(self) -> str:
-        return f"drbd{self.minor}"
+        """The kernel's name in its messages (dev_printk of the block device)."""
+        return f"block drbd{self.minor}"
 
     def set(self, **changes: str) -> None:
         """Change state fields, logging like the kernel: ``drbd1: conn( A -> B ) pdsk( ... )``."""
@@ -195,8 +196,9 @@ class Minor:
     def save_md(self, bitmap: bool = True) -> None:
         if not self.meta_file or self.disk == "Diskless":
             return
+        # a failed disk missed writes: it comes back Outdated, never UpToDate
         header = {"uuids": self.uuids, "disk": self.disk if self.disk != "Failed" else
-                  "Inconsistent", "size": self.size, "primary": self.role == "Primary"}
+                  "Outdated", "size": self.size, "primary": self.role == "Primary"}
         drbd_md.write(self.meta_file, self.meta_index, header)
         if bitmap:
             drbd_md.write_bitmap(self.meta_file, self.meta_index, self.bitmap)
@@ -207,13 +209,22 @@ class Minor:
         state = ss.load(NODE) or {}
         found = ss.lv_of_device(state, disk, NODE) if state else None
         meta_found = ss.resolve_device(state, meta, NODE) if state else None
-        if found is None or meta_found is None:
-            raise Failure(114, "Lower device is not a block device.")
+        if found is None:
+            raise Failure(104, "Can not open backing device.")
+        if meta_found is None:
+            raise Failure(105, "Can not open meta device.")
         data_file = ss.lv_file(NODE, found[0], found[1])
+        if f"{found[0]}/{found[1]}" in self.module.failed_disks():
+            raise Failure(118, "IO error(s) occurred during initial access to meta-data.\n")
+        try:
+            drbd_md.check_room(meta_found[1], index, os.path.getsize(data_file))
+        except drbd_md.MetaError:
+            raise Failure(116, "Lower device / meta device / index combination "
+                          "invalid.") from None
         header = drbd_md.read(meta_found[1], index)
         if header is None:
             raise Failure(119, "No valid meta-data signature found.\n\n\t==> Use 'drbdadm "
-                          "create-md res' to initialize meta-data area. <==")
+                          "create-md res' to initialize meta-data area. <==\n")
         self.lv = found
         self.meta_lv = ss.lv_of_device(state, meta, NODE)
         self.data_file = data_file
@@ -242,8 +253,7 @@ class Minor:
             raise Failure(-2, "Refusing to be Primary without at least one UpToDate disk")
         if failed:
             self.set(disk="Failed")
-        else:
-            self.save_md()
+        self.save_md()
         self.set(disk="Diskless")
         if self.lv:
             ss.remove_holder(NODE, self.lv[0], self.lv[1], f"drbd:{self.minor}")
@@ -544,6 +554,17 @@ class Minor:
             self.set(peer_role=ROLE_UNKNOWN, peer_disk="DUnknown", cstate="StandAlone")
             self.net = None
             return
+        if (hg > 0 and self.disk in ("Inconsistent", "Diskless")) or (
+                hg < 0 and self.role == "Primary" and self.disk == "UpToDate"):
+            # rr-conflict disconnect: a Primary never becomes SyncTarget on its own
+            klog(f"{self.dev()}: " + ("I shall become SyncSource, but I am inconsistent!"
+                                      if hg > 0 else
+                                      "I shall become SyncTarget, but I am primary!"))
+            self.set(cstate="Disconnecting")
+            self.drop_socket()
+            self.set(peer_role=ROLE_UNKNOWN, peer_disk="DUnknown", cstate="StandAlone")
+            self.net = None
+            return
         if self.net is not None:
             self.net["discard_my_data"] = False
         if hg > 0:
@@ -716,10 +737,10 @@ class Minor:
         """Injected disk failure (host side: drbd/failed-disks lists vg/lv): on-io-error."""
         if not self.lv or f"{self.lv[0]}/{self.lv[1]}" not in self.module.failed_disks():
             return False
-        klog(f"{self.dev()}: disk( UpToDate -> Failed ) ")
-        if self.on_io_error == "detach":
-            klog(f"{self.dev()}: Local IO failed in drbd_endio_pri. Detaching...")
-            self.detach(failed=True)
+        if self.on_io_error != "detach":  # pass_on: the error goes up to the device's user
+            raise Failure(-5, "Input/output error")
+        klog(f"{self.dev()}: Local IO failed in drbd_endio_pri. Detaching...")
+        self.detach(failed=True)
         return True
 
 
@@ -869,12 +890,13 @@ class Module:
             self.domain_watch()
 
     def check_disks(self) -> None:
+        """A failed disk is noticed at the next I/O; with on-io-error detach at once."""
         failed = self.failed_disks()
         if not failed:
             return
         with self.lock:
             for m in list(self.minors.values()):
-                if m.lv and f"{m.lv[0]}/{m.lv[1]}" in failed:
+                if m.lv and f"{m.lv[0]}/{m.lv[1]}" in failed and m.on_io_error == "detach":
                     m.disk_failed()
 
     def domain_watch(self) -> None:
