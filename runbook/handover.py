@@ -248,6 +248,27 @@ def failures(record: RunRecord, groups: Sequence[CheckGroup]) -> list[Failure]:
     return found
 
 
+@dataclass(frozen=True)
+class Shown:
+    """A command of a check's evidence; ``first`` names the check that showed it before."""
+
+    command: CommandRecord
+    first: tuple[str, str] | None = None  # (label, anchor) of that earlier check
+
+
+def evidence_rows(groups: Sequence[CheckGroup]) -> dict[str, list[Shown]]:
+    """Each group's evidence; an output shown by an earlier check is printed there only."""
+    seen: dict[tuple[str, str, str, str], tuple[str, str]] = {}
+    rows: dict[str, list[Shown]] = {}
+    for g in groups:
+        rows[g.anchor] = []
+        for cmd in g.evidence:
+            key = (cmd.host, cmd.command, cmd.stdout, cmd.stderr)
+            rows[g.anchor].append(Shown(cmd, seen.get(key)))
+            seen.setdefault(key, (f"{g.runbook} {g.function} on {g.node}", g.anchor))
+    return rows
+
+
 def grid(record: RunRecord, nodes: Sequence[str]) -> tuple[list[str], dict[str, dict[str, Cell]]]:
     """Columns (nodes, then CLUSTER_WIDE when such checks ran) and runbook -> column -> cell."""
     columns = list(nodes)
@@ -595,7 +616,8 @@ def render(record: RunRecord, *, record_name: str, record_sha256: str,
         "cluster_name": view.identity.name if view else folder_name(
             Path(info.inventory_folder)),
         "long_diff": LONG_DIFF_LINES,
-        "groups": groups, "failed_groups": [g for g in groups if g.outcome == "failed"],
+        "groups": groups, "evidence": evidence_rows(groups),
+        "failed_groups": [g for g in groups if g.outcome == "failed"],
         "steps": _steps_by_runbook(record.steps), "totals": record.totals,
         "record_name": record_name, "record_sha256": record_sha256,
         "overview_sha256": overview_sha256, "drill": drill, "signoff": sign,

@@ -122,6 +122,22 @@ def test_evidence_is_folded_in_details_and_every_word_is_in_the_html() -> None:
     assert "@media print" in page and "::details-content" in page  # unfolded in print
 
 
+def test_an_output_two_checks_read_is_printed_once() -> None:
+    record = sample_record()
+    loop = next(c for c in record.checks if c.name == "test_loop_devices_extended[ha1]")
+    record.checks.append(check("02-xen", "test_modules_file[ha1]", "ha1", "x",
+                               evidence=list(loop.evidence)))
+    rows = handover.evidence_rows(group_checks(record.checks))
+    first = rows["ev-02-xen-test_loop_devices_extended-ha1"]
+    again = rows["ev-02-xen-test_modules_file-ha1"]
+    assert [s.first for s in first] == [None, None]
+    assert [s.first for s in again] == [("02-xen test_loop_devices_extended on ha1",
+                                         "ev-02-xen-test_loop_devices_extended-ha1")] * 2
+    page = render(record)
+    assert "the same output as printed under 02-xen test_loop_devices_extended on ha1" in page
+    assert '<div class="screen-only">' in page  # on screen every check still shows it
+
+
 def test_the_page_is_self_contained() -> None:
     page = render()
     assert not re.search(r'(src|href)="(https?:)?//', page)
