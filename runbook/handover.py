@@ -51,7 +51,7 @@ OVERVIEW_SUFFIX = ".overview.json"
 # The overview facts each consistency check reads (its evidence in the overview section).
 VERDICT_FACTS = {"packages": ("cluster packages",), "files": ("file hashes",),
                  "clock": ("clock at start", "clock at end"), "memory": ("xm info", "xm list"),
-                 "lvs": ("lvs", "cfg ", "file /etc/drbd.conf")}
+                 "lvs": ("lvs", "cfg ", "drbd.conf devices")}
 LONG_DIFF_LINES = 40  # a longer diff stays folded in print too (it is in the record in full)
 CLUSTER_WIDE = "cluster"  # the grid column of checks that belong to no single node
 SIGNOFF_ROLES = (("performed_by", "Performed by"), ("reviewed_by", "Reviewed by"),

@@ -240,7 +240,14 @@ HEARTBEAT: Fact[HeartbeatState | None] = Fact(
              '$(cl_status rscstatus 2>&1)"'),
     lambda r: None if r.exit_status == NOT_INSTALLED else parse_heartbeat(r.stdout),
     frozenset({0, NOT_INSTALLED}))
-DRBD_CONF = file_content("/etc/drbd.conf")
+# Only the lines naming resources and their backing devices: drbd.conf may hold a
+# `shared-secret`, which must never reach a report.
+_DEVICE_LINES = r"^[[:space:]]*(resource|disk|meta-disk)[[:space:]]"
+DRBD_CONF: Fact[str | None] = Fact(
+    "drbd.conf devices",
+    f"if [ -e /etc/drbd.conf ]; then grep -E {quote(_DEVICE_LINES)} /etc/drbd.conf; "
+    "else exit 3; fi",
+    lambda r: None if r.exit_status == 3 else r.stdout, frozenset({0, 1, 3}))
 HARESOURCES = file_content("/etc/ha.d/haresources")
 
 

@@ -171,7 +171,7 @@ def test_drbd_and_heartbeat_appear_when_the_nodes_have_them() -> None:
     overview = sample_overview()
     for host in ("ha1", "ha2"):
         overview = with_output(overview, host, "drbd status", DRBD_STATUS_83)
-        overview = with_output(overview, host, "file /etc/drbd.conf", DRBD_CONF)
+        overview = with_output(overview, host, "drbd.conf devices", DRBD_CONF)
         overview = with_output(overview, host, "file /etc/ha.d/haresources", "ha1 xendomainsHA1\n")
     overview = with_output(overview, "ha1", "heartbeat status",
                            "Heartbeat is running on this machine.\nrscstatus: local\n")

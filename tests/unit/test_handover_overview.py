@@ -3,11 +3,13 @@ clock arithmetic, and its file. Captured lab output in, typed values out."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from runbook.facts import commands
+from runbook.report_overview import DRBD_CONF as DRBD_DEVICES
 from runbook.report_overview import (
     HEARTBEAT,
     HeartbeatState,
@@ -123,7 +125,7 @@ def test_drbd_and_heartbeat_when_the_node_has_them() -> None:
     overview = with_output(sample_overview(), "ha1", "drbd status", DRBD_STATUS_83)
     overview = with_output(overview, "ha1", "heartbeat status",
                            "Heartbeat is running on this machine.\nrscstatus: all\n")
-    overview = with_output(overview, "ha1", "file /etc/drbd.conf", DRBD_CONF)
+    overview = with_output(overview, "ha1", "drbd.conf devices", DRBD_CONF)
     state = node_state(overview.reads["ha1"], overview.cluster)
     assert state.drbd is not None and state.drbd_installed
     row = state.drbd.rows["test-disk"]
@@ -183,6 +185,18 @@ def test_the_overview_reads_the_clock_first_and_last_and_never_reads_authkeys() 
     for command in commands(facts).values():
         assert "cat -- /etc/ha.d/authkeys" not in command
     assert HEARTBEAT in facts
+
+
+def test_drbd_conf_is_read_for_its_devices_only_never_its_shared_secret(tmp_path: Path) -> None:
+    conf = tmp_path / "drbd.conf"
+    conf.write_text(DRBD_CONF.replace("protocol C;", 'protocol C;\n  net {\n'
+                                      '    cram-hmac-alg sha1;\n    shared-secret "s3cr3t";\n  }'))
+    done = subprocess.run(["bash", "-c", DRBD_DEVICES.command.replace("/etc/drbd.conf",
+                                                                      str(conf))],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and "s3cr3t" not in done.stdout
+    assert parse_drbd_devices(done.stdout) == {"test-disk": ["/dev/vg/test-disk",
+                                                             "/dev/vg/meta"]}
 
 
 def test_the_overview_file_reads_back_as_written(tmp_path: Path) -> None:
