@@ -16,7 +16,7 @@ import hashlib
 import json
 import re
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -403,8 +403,8 @@ def verdicts(ident: ClusterIdentity, states: Sequence[NodeState],
            if not pair else "")
     out: list[consistency.Verdict] = []
 
-    def add(name: str, title: str, compared: str, needed: list[Any],
-            run: Any) -> None:
+    def add(name: str, title: str, compared: str, needed: list[object],
+            run: Callable[[], list[Finding]]) -> None:
         if why:
             out.append(consistency.Verdict(name, title, compared, unavailable=why))
         elif any(v is None for v in needed):
@@ -425,8 +425,8 @@ def verdicts(ident: ClusterIdentity, states: Sequence[NodeState],
     offset = peer_offset(states[0], states[1]) if pair else None
     add("clock", f"Clocks within {clock_limit_s:g} s of each other",
         "each node's clock read at the start and the end of its round trip", [offset],
-        lambda: consistency.clock_skew(offset.offset_s, offset.uncertainty_s,  # type: ignore[union-attr]
-                                       clock_limit_s, (states[0].host, states[1].host)))
+        lambda: consistency.clock_skew(offset.offset_s, offset.uncertainty_s, clock_limit_s,
+                                       (states[0].host, states[1].host)) if offset else [])
     free = {s.host: s.free_mib for s in states}
     memory = {d.name: float(d.memory_mib) for d in ident.domus}
     for s in states:
