@@ -42,8 +42,9 @@ FIRST_SCREEN_BUDGET_MS = 2000.0  # first contentful paint of the document, JavaS
 GRID = re.compile(r'<table class="grid">.*?02-xen.*?2 failed', re.S)
 FINDING = ('/etc/modules on ha2: expected "loop max_loop=64", found no loop line; '
            "running max_loop is 8")
-EVIDENCE = re.compile(r'<details class="evidence check failed" id="ev-02-xen-test_loop_devices_'
-                      r'extended-ha2".*?cat /sys/module/loop/parameters/max_loop.*?</details>', re.S)
+EVIDENCE = re.compile(r'<details class="evidence check failed" '
+                      r'id="ev-02-xen-test_loop_devices_extended-ha2".*?'
+                      r'cat /sys/module/loop/parameters/max_loop.*?</details>', re.S)
 
 
 @pytest.fixture(scope="module")
@@ -183,6 +184,21 @@ def test_without_javascript_the_dom_holds_the_same(document: Path, devtools: Dev
     # folded, yet there: its text is in the page, only not drawn until opened
     assert devtools.evaluate(
         "document.querySelector('details.check.failed pre').textContent").startswith("#")
+
+
+def test_the_script_only_filters(document: Path, devtools: DevTools) -> None:
+    devtools.open(document.as_uri(), scripts=True)
+    shown = "document.querySelectorAll('details.check:not(.filtered)').length"
+    everything = devtools.evaluate(shown)
+    devtools.evaluate("var f = document.getElementById('f-failed'); f.checked = true;"
+                      "f.dispatchEvent(new Event('change'))")
+    assert devtools.evaluate(shown) == devtools.evaluate(
+        "document.querySelectorAll('details.check.failed').length") == 3 < everything
+    devtools.evaluate("var n = document.getElementById('f-node'); n.value = 'ha1';"
+                      "n.dispatchEvent(new Event('change'))")
+    assert devtools.evaluate(shown) == 0  # ha1 failed nothing
+    # hidden, not removed: every check is still in the document
+    assert devtools.evaluate("document.querySelectorAll('details.check').length") == everything
 
 
 def test_printing_to_pdf_unfolds_the_evidence_and_drops_the_controls(document: Path,
