@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -35,6 +36,13 @@ def default_inventory() -> Path:
     return paths.state_home() / ".lab" / "rblab" / "inventory"
 
 
+PROGRESS_ENV = "RUNBOOK_PROGRESS_INTERVAL"
+
+
+class UsageError(Exception):
+    """A bad option or setting, found before anything ran."""
+
+
 class ExitStatus(IntEnum):
     OK = 0
     FAILED = 1  # a step or a check failed
@@ -54,6 +62,10 @@ exit status:
   130  interrupted (Ctrl-C or SIGTERM): the running step stopped at its next safe point,
        the report and the run record were written, the node lock released; a second
        Ctrl-C quits at once (no report, the lock stays: runbook unlock)
+
+environment:
+  RUNBOOK_PROGRESS_INTERVAL  seconds between two progress lines when the output is not a
+                             terminal (CI, a log file); default 10
 
 examples:
   runbook lab up                      # two simulated dom0 nodes on this machine
@@ -170,6 +182,20 @@ def _quiet_paramiko() -> None:
         log.propagate = False
 
 
+def _progress_interval() -> float:
+    """Seconds between two progress lines in non-interactive output (default 10)."""
+    text = os.environ.get(PROGRESS_ENV, "")
+    if not text:
+        return console_mod.PROGRESS_INTERVAL
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < 86400:
+        raise UsageError(f"{PROGRESS_ENV}={text!r}: expected seconds between 0 and 86400")
+    return seconds
+
+
 def _load(args: argparse.Namespace, requires: Sequence[str]) -> ClusterInventory:
     """The inventory, with the SSH files it names checked before any connection."""
     folder = (args.inventory or default_inventory()).resolve()
@@ -179,6 +205,7 @@ def _load(args: argparse.Namespace, requires: Sequence[str]) -> ClusterInventory
 
 
 def _execute(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> ExitStatus:
+    interval = _progress_interval()
     available = engine.discover()
     runbooks = engine.select(available, args.ids)
     requires = sorted({section for rb in runbooks for section in rb.requires})
@@ -203,7 +230,7 @@ def _execute(args: argparse.Namespace, console: Console, argv: Sequence[str]) ->
     nr = open_nornir(cluster, strict_host_keys=not args.no_host_key_check)
     context.attach(nr, cluster, forced=forced)  # what the steps share, typed
     nr = nr.filter(filter_func=lambda h: h.name in hosts)
-    printer = StepPrinter(console, dry_run=dry_run)
+    printer = StepPrinter(console, dry_run=dry_run, interval=interval)
     runner = RunbookRun(nr, cluster, dry_run=dry_run, on_step_start=printer.started,
                         on_step_done=printer.done)
     if info.left_out:
@@ -223,7 +250,7 @@ def _execute(args: argparse.Namespace, console: Console, argv: Sequence[str]) ->
             console.print(stop.line(), highlight=False)
             return ExitStatus.INTERRUPTED
         if dry_run:
-            return _dry_run(runner, runbooks, console, info)
+            return _dry_run(runner, runbooks, console, info, args.report_dir)
         return _with_checks(args, console, runbooks, cluster, runner, info)
     finally:
         progress.listen(None)
@@ -247,7 +274,8 @@ def _release(console: Console, nr: Nornir, lock: locking.Acquired) -> None:
 
 
 def _dry_run(
-    runner: RunbookRun, runbooks: list[Runbook], console: Console, info: InvocationRecord
+    runner: RunbookRun, runbooks: list[Runbook], console: Console, info: InvocationRecord,
+    report_dir: Path,
 ) -> ExitStatus:
     console.print("[bold]dry run[/bold]: nothing is changed on the nodes", highlight=False)
     for rb in runbooks:
@@ -256,10 +284,16 @@ def _dry_run(
         console.rule(f"{rb.id}: {rb.title}")
         runner.run(rb)
     info.ended = report.utc_now()
-    totals = RunRecord(invocation=info, steps=list(runner.outcomes)).totals.steps
+    record = RunRecord(invocation=info, steps=list(runner.outcomes))
+    totals = record.totals.steps
     console.print(f"{totals['changed']} step(s) would change something; "
                   f"{totals['failed']} failed.")
     stop = interrupt.requested()
+    record.interrupted = stop.record() if stop is not None else None
+    # The plan as a record (dry_run true, predicted commands): what scripts and tests read.
+    files = report.reserve_report_files(report_dir, "dry-run", info.runbooks, info.started)
+    record.write(files.record)
+    console.print(f"record: {files.record}", highlight=False)
     if stop is not None:
         console.print(f"[bold magenta]{stop.line()}[/bold magenta]", highlight=False)
         return ExitStatus.INTERRUPTED
@@ -370,7 +404,7 @@ def run(argv: Sequence[str] | None = None, console: Console | None = None) -> Ex
             if args.command == "unlock":
                 return _unlock(args, console)
             return _execute(args, console, argv)
-    except (UnknownRunbook, InventoryError) as exc:
+    except (UnknownRunbook, InventoryError, UsageError) as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return ExitStatus.USAGE
 

@@ -49,11 +49,11 @@ def runbook(*args: str) -> subprocess.CompletedProcess[str]:
                           check=False, env=ENV)
 
 
-def start(args: list[str], logs: Path) -> subprocess.Popen[str]:
-    """``runbook ARGS`` in the background, its output in files (read once it has ended)."""
+def start(args: list[str], logs: Path, **env: str) -> subprocess.Popen[str]:
+    """``runbook ARGS`` in the background, its output in files (not a terminal)."""
     logs.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen([RUNBOOK, *args], stdout=(logs / "out").open("w"),
-                            stderr=(logs / "err").open("w"), text=True, env=ENV)
+                            stderr=(logs / "err").open("w"), text=True, env={**ENV, **env})
 
 
 def inventory_copy(lab: manager.LabInfo, folder: Path, **ssh_files: Path) -> Path:
@@ -135,18 +135,25 @@ def boot_id(lab: manager.LabInfo, node: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+PROGRESS = re.compile(r"^  (ha[12])  02-xen · reboot  waiting for SSH \((\d+) s\)$", re.M)
+
+
 def test_ctrl_c_during_the_reboot_wait_stops_records_and_unlocks(
     lab: manager.LabInfo, tmp_path: Path
 ) -> None:
     before = boot_id(lab, "ha1")
     reports = tmp_path / "reports"
     run = start(["run", "01", "02", "-i", str(lab.inventory_dir), "--report-dir",
-                 str(reports)], tmp_path)
+                 str(reports)], tmp_path, RUNBOOK_PROGRESS_INTERVAL="0.5")
     deadline = time.monotonic() + 120
     while boot_id(lab, "ha1") == before:  # the node itself says when its reboot began
         assert run.poll() is None, "the run ended before 02-xen rebooted ha1"
         assert time.monotonic() < deadline, "ha1 never rebooted"
         time.sleep(0.1)
+    # Output to a file, not a terminal: the wait is told in progress lines as it goes.
+    while not PROGRESS.search((tmp_path / "out").read_text()):
+        assert run.poll() is None and time.monotonic() < deadline, "no progress line"
+        time.sleep(0.05)
     sent = time.monotonic()
     run.send_signal(signal.SIGINT)
     code = run.wait(timeout=90)
@@ -165,6 +172,7 @@ def test_ctrl_c_during_the_reboot_wait_stops_records_and_unlocks(
     assert (stop["signal"], stop["during"]) == ("SIGINT", "02-xen · reboot")
     assert stop["notes"] == {"ha1": "waiting for SSH", "ha2": "waiting for SSH"}
     assert stop["line"] in out
+    assert {m[0] for m in PROGRESS.findall(out)} == {"ha1", "ha2"}
     assert {c["runbook"] for c in record["checks"]} == {"01-base"}  # none of 02 started
     assert record["invocation"]["ended"] is not None
     junit = ET.parse(next(reports.glob("*.xml"))).getroot()

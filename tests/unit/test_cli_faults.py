@@ -285,3 +285,14 @@ def test_ctrl_c_in_a_dry_run_stops_it_with_130(
     assert ("interrupted during 97-first · wait (ha1: waiting for SSH, ha2: waiting for SSH)"
             in out)
     assert not any(c.startswith("echo step-") for h in ("ha1", "ha2") for c in commands(h))
+
+
+@pytest.mark.parametrize("value", ["0", "soon", "-5"])
+def test_a_bad_progress_interval_is_a_usage_error(
+    inventory_dir: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("RUNBOOK_PROGRESS_INTERVAL", value)
+    monkeypatch.setattr(cli, "open_nornir", lambda *a, **k: pytest.fail("connected"))
+    code, out = cli_run(["run", "01"], inventory_dir, inventory_dir.parent / "reports")
+    assert code == cli.ExitStatus.USAGE
+    assert f"RUNBOOK_PROGRESS_INTERVAL={value!r}" in out
