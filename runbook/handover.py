@@ -38,6 +38,7 @@ from runbook.record import (
     StepRecord,
 )
 from runbook.report_overview import (
+    DRBD_CONF,
     ClusterIdentity,
     NodeState,
     Overview,
@@ -119,7 +120,7 @@ class Cell:
         if parts:
             return " · ".join(parts)
         if self.cluster_wide:
-            return "no cluster-wide checks"
+            return "none"
         if self.note:
             return self.note
         if self.steps_done or self.row_checked:
@@ -444,10 +445,17 @@ def verdicts(ident: ClusterIdentity, states: Sequence[NodeState],
     owned = [lv for d in ident.domus for lv in _lv_names(d.name)]
     add("lvs", f"Every LV of volume group {ident.vg or '?'} belongs to a DomU or DRBD",
         "LVs against the DomU cfgs, drbd.conf and the inventory's DomUs",
-        [ident.vg or None, *(s.lvs for s in states)],
+        [ident.vg or None, *(s.lvs for s in states),
+         *(None if _unread(s, DRBD_CONF.name, "cfg ") else True for s in states)],
         lambda: consistency.unused_lvs(ident.vg, {s.host: s.lvs or [] for s in states}, used,
                                        owned))
     return out
+
+
+def _unread(state: NodeState, *facts: str) -> bool:
+    """Whether one of these facts (a name, or a prefix ending in a blank) was not read."""
+    return any(p == f or (f.endswith(" ") and p.startswith(f)) for p in state.problems
+               for f in facts)
 
 
 def cluster_view(overview: Overview) -> ClusterView:

@@ -44,7 +44,7 @@ def test_the_grid_counts_checks_and_failed_steps_per_runbook_and_node() -> None:
     assert (rows["02-xen"]["ha1"].status, rows["02-xen"]["ha1"].label) == ("passed", "1 passed")
     assert (rows["02-xen"]["ha2"].status, rows["02-xen"]["ha2"].label) == ("failed", "2 failed")
     assert rows["04-xen-tools"]["ha2"].label == "1 failed · 2 passed"
-    assert rows["02-xen"]["cluster"].label == "no cluster-wide checks"
+    assert rows["02-xen"]["cluster"].label == "none"
     assert rows["04-xen-tools"]["cluster"].label == "1 passed"
 
 
@@ -155,7 +155,7 @@ def test_the_header_says_who_ran_what_where_and_in_which_scope() -> None:
 
 def test_the_cluster_name_falls_back_to_the_inventory_folder_and_says_so() -> None:
     text = text_of(render(overview=None))
-    assert "Cluster rbho (named after the inventory folder" in text
+    assert "Cluster rbho (the inventory folder's name: no data.cluster_name" in text
     assert "no overview was read" in text.lower()
 
 
@@ -209,6 +209,13 @@ def test_cross_node_consistency_is_checked_and_its_findings_listed() -> None:
     verdicts = {v.name: v.outcome for v in handover.cluster_view(sample_overview()).verdicts}
     assert verdicts == {"packages": "passed", "files": "failed", "clock": "passed",
                         "memory": "passed", "lvs": "passed"}
+
+
+def test_unused_lvs_are_not_judged_without_drbd_conf() -> None:
+    overview = with_output(sample_overview(), "ha1", "drbd.conf devices", "", exit_status=2)
+    verdicts = {v.name: v for v in handover.cluster_view(overview).verdicts}
+    assert verdicts["lvs"].outcome == "not checked"
+    assert verdicts["packages"].outcome == "passed"
 
 
 def test_consistency_needs_both_nodes() -> None:
