@@ -41,6 +41,7 @@ LAB_DIR = "/usr/lib/runbook-lab"
 PYTHON = "/usr/bin/python3"
 STORAGE_BOOT = f"{LAB_DIR}/sim/storage_boot.py"
 WATCHDOG = f"{LAB_DIR}/sim/watchdog_softdog.py"  # /dev/watchdog (softdog), from boot on
+SYSLOGD = f"{LAB_DIR}/sim/sysklogd.py"  # /dev/log -> /var/log/syslog, messages, ...
 MENU_LST = "/boot/grub/menu.lst"
 TOTAL_MB = 2047  # the node's RAM (xm info total_memory)
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
@@ -346,8 +347,9 @@ def boot() -> None:
          "booted_at": time.time()}, indent=1) + "\n")
     notify_hypervisor("node_boot")
     run(["ip", "link", "set", "lo", "up"])
-    if os.path.exists(WATCHDOG):  # before any rc script can open /dev/watchdog
-        spawn([PYTHON, WATCHDOG])
+    for daemon in (SYSLOGD, WATCHDOG):  # before any rc script logs or opens /dev/watchdog
+        if os.path.exists(daemon):
+            spawn([PYTHON, daemon])
     if os.path.exists(STORAGE_BOOT):  # disks, partitions, LVs of the node (storage sim)
         run([PYTHON, STORAGE_BOOT], timeout=60)
     run(["ifup", "-a"], timeout=90)

@@ -314,3 +314,37 @@ def test_status_without_lock_is_unused_exit_3(tmp_path: Path) -> None:
     up = xd.run("status")
     assert up.stdout.startswith("Checking for xendomains: web1")
     assert "running" in up.stdout and up.returncode == 0
+
+
+# ----------------------------------------------------------------------------- syslog
+
+sysklogd: ModuleType = nodefs.sim_module("sysklogd")
+
+
+def test_syslog_message_from_heartbeat_local0() -> None:
+    # syslog(3) of glibc: <PRI>TIMESTAMP TAG: text; local0.info is 16 * 8 + 6
+    facility, severity, text = sysklogd.parse(
+        "<134>Nov 26 12:37:16 heartbeat: [263]: info: Taking over resource group xendomainsHA1")
+    assert (facility, severity) == ("local0", "info")
+    assert sysklogd.line("ha2", text) == (
+        "Nov 26 12:37:16 ha2 heartbeat: [263]: info: Taking over resource group xendomainsHA1\n")
+    assert sysklogd.files_for(facility, severity) == ["syslog", "messages"]
+
+
+@pytest.mark.parametrize(("facility", "severity", "files"), [
+    ("local0", "debug", ["syslog", "debug"]),
+    ("local0", "err", ["syslog"]),
+    ("daemon", "info", ["syslog", "daemon.log"]),
+    ("kern", "crit", ["syslog", "kern.log"]),
+    ("authpriv", "info", ["auth.log"]),
+    ("mail", "debug", ["syslog", "mail.log"]),
+])
+def test_syslog_files_follow_hardys_syslog_conf(facility: str, severity: str,
+                                                files: list[str]) -> None:
+    assert sysklogd.files_for(facility, severity) == files
+
+
+def test_syslog_message_without_priority_or_timestamp() -> None:
+    facility, severity, text = sysklogd.parse("hello\n")
+    assert (facility, severity) == ("user", "notice")
+    assert sysklogd.STAMP.match(text) and text.endswith(" hello")
