@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,7 @@ RUNBOOK = str(Path(sys.executable).parent / "runbook")
 STEP = re.compile(r"^\s+(ha[12])\s+(\d\d-[a-z0-9-]+) · (\S+)\s+"
                   r"(ok|changed|failed|skipped|waited|would change)\s+([\d.]+)s\s*(.*)$")
 MARKERS = "/var/lib/runbook"
+UP_TO_06 = ("01", "02", "03", "04", "05", "06")
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +58,10 @@ def inventory(lab: manager.LabInfo, tmp_path_factory: pytest.TempPathFactory) ->
     return folder
 
 
-def runbook(inventory: Path, *args: str, reports: Path | None = None
-            ) -> subprocess.CompletedProcess[str]:
+def runbook(inventory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI on the test's inventory; reports go to the inventory's sibling folder."""
     env = {**os.environ, "RUNBOOK_DOMU_PASSWORD": PASSWORD}
-    extra = ["-i", str(inventory)] + (["--report-dir", str(reports)] if reports else [])
+    extra = ["-i", str(inventory), "--report-dir", str(inventory.parent / "reports")]
     return subprocess.run([RUNBOOK, *args, *extra], capture_output=True, text=True,
                           timeout=1200, check=False, env=env)
 
@@ -84,7 +86,7 @@ def plan_of(output: str, host: str, step: str) -> list[str]:
 
 
 def report_text(output: str) -> str:
-    found = re.search(r"^report: (\S+)$", output, re.M)
+    found = re.search(r"^report:\s+(\S+)$", output, re.M)
     assert found, output
     return Path(found[1]).read_text()
 
@@ -114,7 +116,7 @@ def meta_bytes(lab: manager.LabInfo, node: str, index: int) -> str:
 
 
 def test_dry_run_of_01_to_06_on_fresh_nodes(lab: manager.LabInfo, inventory: Path) -> None:
-    done = runbook(inventory, "run", "all", "--dry-run")
+    done = runbook(inventory, "run", *UP_TO_06, "--dry-run")
     assert done.returncode == 0, done.stdout + done.stderr
     assert plan_of(done.stdout, "ha1", "initial-sync")[:2] == [
         "run: drbdsetup /dev/drbd1 primary -o", "run: drbdsetup /dev/drbd2 primary -o"]
@@ -126,9 +128,8 @@ def test_dry_run_of_01_to_06_on_fresh_nodes(lab: manager.LabInfo, inventory: Pat
     assert "drbd8-utils" not in ssh(lab, "ha1", "dpkg -l | awk '{print $2}'").stdout
 
 
-def test_01_to_06_from_fresh_nodes(lab: manager.LabInfo, inventory: Path,
-                                   reports: Path) -> None:
-    done = runbook(inventory, "run", "all", reports=reports)
+def test_01_to_06_from_fresh_nodes(lab: manager.LabInfo, inventory: Path) -> None:
+    done = runbook(inventory, "run", *UP_TO_06)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "all steps and checks passed" in done.stdout
     result = steps(done.stdout)
@@ -148,9 +149,9 @@ def test_01_to_06_from_fresh_nodes(lab: manager.LabInfo, inventory: Path,
         assert PASSWORD not in leaked
 
 
-def test_second_run_changes_nothing(inventory: Path, reports: Path) -> None:
+def test_second_run_changes_nothing(inventory: Path) -> None:
     began = time.monotonic()
-    done = runbook(inventory, "run", "06", reports=reports)
+    done = runbook(inventory, "run", "06")
     print(f"second run of 06 with its checks: {time.monotonic() - began:.1f} s")
     assert done.returncode == 0, done.stdout
     assert {s for s, _, _ in steps(done.stdout).values()} == {"ok", "waited"}
@@ -197,8 +198,8 @@ def test_create_md_refuses_meta_data_it_did_not_write_unless_forced(
 def test_initial_sync_is_never_forced_twice(lab: manager.LabInfo, inventory: Path) -> None:
     for node in ("ha1", "ha2"):
         ssh(lab, node, "drbdadm down all && drbdadm -- --force create-md all >/dev/null")
-    for node in ("ha1", "ha2"):
-        ssh(lab, node, "drbdadm up all")
+    with ThreadPoolExecutor(2) as pool:  # each node's init script waits for the other
+        list(pool.map(lambda node: ssh(lab, node, "/etc/init.d/drbd start"), ("ha1", "ha2")))
     wait_for(lab, "ha1", lambda t: t.count("cs:Connected ro:Secondary/Secondary "
                                            "ds:Inconsistent/Inconsistent") == 2)
     done = runbook(inventory, "run", "06")
@@ -224,11 +225,11 @@ def test_refuses_to_go_on_with_one_node(lab: manager.LabInfo, inventory: Path) -
 
 
 def test_verify_fails_on_both_nodes_while_the_crossover_link_is_cut(
-        lab: manager.LabInfo, inventory: Path, reports: Path) -> None:
+        lab: manager.LabInfo, inventory: Path) -> None:
     manager.cut_link(LAB)
     try:
         wait_for(lab, "ha1", lambda t: t.count("cs:WFConnection") == 2, timeout=60)
-        done = runbook(inventory, "verify", "06", reports=reports)
+        done = runbook(inventory, "verify", "06")
     finally:
         manager.restore_link(LAB)
     assert done.returncode == 1
@@ -241,10 +242,10 @@ def test_verify_fails_on_both_nodes_while_the_crossover_link_is_cut(
 
 
 def test_verify_names_the_node_that_disconnected_behind_the_tools_back(
-        lab: manager.LabInfo, inventory: Path, reports: Path) -> None:
+        lab: manager.LabInfo, inventory: Path) -> None:
     ssh(lab, "ha2", "drbdadm disconnect test-swap")
     wait_for(lab, "ha1", lambda t: "cs:WFConnection" in t)
-    done = runbook(inventory, "verify", "06", reports=reports)
+    done = runbook(inventory, "verify", "06")
     assert done.returncode == 1
     assert "failed  test_connected[ha2-test-swap]" in done.stdout
     assert "failed  test_connected[ha1-test-swap]" in done.stdout
