@@ -54,7 +54,7 @@ def node_state(info: manager.LabInfo) -> dict[str, str]:
 
 
 def report_of(output: str) -> Path:
-    match = re.search(r"^report: (\S+)$", output, re.M)
+    match = re.search(r"^report: +(\S+)$", output, re.M)
     assert match, output
     return Path(match[1])
 

@@ -60,7 +60,7 @@ def steps(output: str) -> dict[tuple[str, str, str], tuple[str, str]]:
 
 
 def report_files(output: str) -> list[Path]:
-    html = re.search(r"^report: (\S+)$", output, re.M)
+    html = re.search(r"^report: +(\S+)$", output, re.M)
     assert html, output
     path = Path(html[1])
     return [path, path.with_suffix(".xml")]
