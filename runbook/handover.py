@@ -68,7 +68,8 @@ def overview_path(record: Path) -> Path:
 
 
 def is_run_record(path: Path) -> bool:
-    return path.suffix == ".json" and not path.name.endswith(OVERVIEW_SUFFIX)
+    """``<stem>.json``; sidecars are ``<stem>.<what>.json`` (stems hold no dot)."""
+    return path.suffixes == [".json"]
 
 
 def newest_record(folder: Path) -> Path | None:

@@ -261,6 +261,7 @@ def test_runbook_report_renders_the_newest_record_and_prints_its_path(tmp_path: 
     sample_record().write(tmp_path / "20261126T110000Z-verify-all.json")
     handover.overview_path(tmp_path / "20261126T110000Z-verify-all.json").write_text(
         sample_overview().to_json())
+    (tmp_path / "20261126T110000Z-verify-all.plan.json").write_text("{}")  # a sidecar
     out = StringIO()
     code = cli.run(["report", "--report-dir", str(tmp_path), "--signoff-reviewed-by", "J. Roe"],
                    Console(file=out, width=300))
