@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -96,37 +95,65 @@ def _stderr(text: str) -> None:
 
 
 def _quit_now(name: str, write: Write) -> None:
+    # The terminal output is already flushed line by line (rich); nothing else is waited for.
     write(f"\n{name} again: quitting at once; a report not written yet is not written, and a "
           f"node lock still held stays (`runbook unlock` clears it)\n")
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):  # a stream busy in the interrupted frame
-            stream.flush()
     os._exit(EXIT_STATUS)
 
 
-def _handler(write: Write) -> Callable[[int, FrameType | None], None]:
-    def handle(signum: int, frame: FrameType | None) -> None:
-        name = signal.Signals(signum).name
-        if _event.is_set():
-            _quit_now(name, write)
-        request(name)
-        write(f"\n{name}: stopping at the next safe point (commands already sent finish "
-              f"first); press Ctrl-C again to quit at once\n")
-    return handle
+def _on_signal(signum: int, write: Write) -> None:
+    name = signal.Signals(signum).name
+    if _event.is_set():
+        _quit_now(name, write)
+    request(name)
+    write(f"\n{name}: stopping at the next safe point (commands already sent finish "
+          f"first); press Ctrl-C again to quit at once\n")
+
+
+def _watch(read_fd: int, write: Write) -> None:
+    """Act on each signal number the C-level handler writes to the wakeup pipe."""
+    while True:
+        try:
+            data = os.read(read_fd, 64)
+        except OSError:
+            return
+        if not data:  # the write end closed: the invocation is over
+            return
+        for signum in data:
+            if signum in SIGNALS:
+                _on_signal(signum, write)
+
+
+def _ignore(signum: int, frame: FrameType | None) -> None:
+    """The Python-level handler: the watcher thread has acted already."""
 
 
 @contextlib.contextmanager
 def handling(write: Write = _stderr) -> Iterator[None]:
     """Within: SIGINT and SIGTERM request a stop instead of raising KeyboardInterrupt.
 
-    A request belongs to this one invocation: it is forgotten on the way out.
+    Python runs a signal handler in the main thread only, and only once that thread runs
+    Python code again; while it waits for the step's worker threads (a signal delivered to
+    one of them does not wake it) that may be minutes. So the handler does nothing itself:
+    the signal's number comes through a wakeup pipe to a watcher thread, which requests the
+    stop at once (and quits on a second signal). A request belongs to this one invocation:
+    it is forgotten on the way out.
     """
     reset()
-    handler = _handler(write)
-    previous = {s: signal.signal(s, handler) for s in SIGNALS}
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    watcher = threading.Thread(target=_watch, args=(read_fd, write), name="interrupt-watcher",
+                               daemon=True)
+    watcher.start()
+    previous = {s: signal.signal(s, _ignore) for s in SIGNALS}
+    old_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
     try:
         yield
     finally:
+        signal.set_wakeup_fd(old_fd)
         for sig, old in previous.items():
             signal.signal(sig, old)
+        os.close(write_fd)
+        watcher.join(timeout=5)
+        os.close(read_fd)
         reset()

@@ -61,14 +61,40 @@ def test_the_first_signal_only_requests_a_stop(sig: signal.Signals) -> None:
     said: list[str] = []
     before = signal.getsignal(sig)
     with interrupt.handling(said.append):
-        os.kill(os.getpid(), sig)  # the handler runs in this (the main) thread, at once
-        stop = interrupt.requested()
+        os.kill(os.getpid(), sig)
+        stop = requested_within(2.0)
         assert stop is not None and stop.signal == sig.name
         with pytest.raises(interrupt.Interrupted):
             interrupt.check()
     assert signal.getsignal(sig) is before
     assert interrupt.requested() is None  # forgotten with the invocation
     assert len(said) == 1 and "stopping at the next safe point" in said[0]
+
+
+def requested_within(seconds: float) -> interrupt.Request | None:
+    deadline = time.monotonic() + seconds
+    while interrupt.requested() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return interrupt.requested()
+
+
+def test_a_signal_to_a_busy_process_stops_a_wait_in_a_worker_thread_at_once() -> None:
+    """The main thread blocked (joining a worker, as Nornir's runner does) must not delay
+    the stop: the worker's safe point ends its wait as soon as the signal comes."""
+    stopped: list[float] = []
+
+    def worker() -> None:
+        began = time.monotonic()
+        with pytest.raises(interrupt.Interrupted):
+            interrupt.pause(30)
+        stopped.append(time.monotonic() - began)
+
+    with interrupt.handling(lambda text: None):
+        thread = threading.Thread(target=worker)
+        thread.start()
+        threading.Timer(0.2, os.kill, [os.getpid(), signal.SIGINT]).start()
+        thread.join()  # blocked here, in C, when the signal comes
+    assert stopped and stopped[0] < 3
 
 
 SECOND_SIGNAL = """
