@@ -499,9 +499,11 @@ class Minor:
         elif kind == "state":
             self.set(peer_role=h.get("role", self.peer_role),
                      peer_disk=h.get("disk", self.peer_disk))
-            if self.peer_disk in ("Diskless", "Failed") and self.role == "Primary" and \
-                    self.disk == "UpToDate" and self.uuids[1] == 0:
-                # the peer lost its disk: what we write from now on is marked for it
+            if self.peer_disk in ("Diskless", "Failed") and "Primary" in (
+                    self.role, self.peer_role) and self.disk == "UpToDate" and \
+                    self.uuids[1] == 0:
+                # lost contact to the peer's copy of the data (after_state_ch): a new data
+                # generation; what is written from now on is marked for the peer
                 self.uuids = drbd_uuid.new_current(self.uuids, random.getrandbits(64) & ~1)
                 self.save_md(bitmap=False)
         elif kind == "pri_req":
@@ -681,6 +683,10 @@ class Minor:
     # ------------------------------------------------------------------ data path
     def on_data(self, h: dict, payload: bytes) -> None:
         offset = int(h["off"])
+        # "in case we have the only disk of the cluster": the peer needs these blocks later
+        if self.data_file and self.peer_disk == "Diskless" and \
+                drbd_uuid.set_range(self.bitmap, offset, len(payload)):
+            self.save_md()
         if self.data_file:
             ss.write_at(self.data_file, offset, payload)
             self.counters["nr"] += len(payload) // 1024
@@ -820,7 +826,11 @@ class Module:
                 del self.minors[number]
                 self.changed()
                 return {}
-            m = self.minor(number, str(req.get("name", "")))
+            if number not in self.minors and op not in ("attach", "syncer", "net"):
+                if op in ("disconnect", "detach", "secondary"):
+                    return {}  # nothing to undo on a device that is not there
+                raise Failure(127, "Device minor not allocated")
+            m = self.minor(number, str(req.get("name", "")))  # --create-device
             if op == "attach":
                 m.attach(req["disk"], req["meta"], int(req["index"]), req["on_io_error"])
             elif op == "syncer":
@@ -839,6 +849,8 @@ class Module:
                 m.open_by[str(req["holder"])] = time.monotonic()
             elif op == "close":
                 m.open_by.pop(str(req["holder"]), None)
+            elif op == "abort_hold":
+                self.abort_hold(str(req["holder"]))
             elif op == "write":
                 return {"acked": m.write(int(req["offset"]), bytes.fromhex(req["data"]))}
             elif op == "state":
@@ -898,6 +910,18 @@ class Module:
             for m in list(self.minors.values()):
                 if m.lv and f"{m.lv[0]}/{m.lv[1]}" in failed and m.on_io_error == "detach":
                     m.disk_failed()
+
+    def abort_hold(self, holder: str) -> None:
+        """A domain start failed half-way (one drbd: disk could not be promoted): the disks
+        already promoted for it are released and demoted again, as block-drbd remove does
+        when xend tears the half-made devices down. Holders of a domain seen running here
+        are left alone."""
+        for m in self.minors.values():
+            if holder in m.open_by and holder not in m.seen:
+                del m.open_by[holder]
+                if not any(h.startswith("domain:") for h in m.open_by):
+                    with contextlib.suppress(Failure):
+                        m.secondary()
 
     def domain_watch(self) -> None:
         """block-drbd's other half: a domain that left this node releases its device (the

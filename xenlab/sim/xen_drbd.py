@@ -37,6 +37,8 @@ def attach(resource: str, node: str | None = None, domain: str | None = None) ->
     if drbd_cli.show_state(me.minor, "role").split("/")[0] != "Primary":
         reply = drbd_cli.request("primary", minor=me.minor, force=False)
         if reply is None or not reply.get("ok"):
+            if domain:  # the disks promoted for this start before go back to Secondary
+                drbd_cli.request("abort_hold", minor=me.minor, holder=f"domain:{domain}")
             text = (reply or {}).get("text", "drbd not loaded")
             code = int((reply or {}).get("code", 20))
             what = "State change failed" if code < 0 else "Failure"
