@@ -347,4 +347,9 @@ def test_syslog_files_follow_hardys_syslog_conf(facility: str, severity: str,
 def test_syslog_message_without_priority_or_timestamp() -> None:
     facility, severity, text = sysklogd.parse("hello\n")
     assert (facility, severity) == ("user", "notice")
-    assert sysklogd.STAMP.match(text) and text.endswith(" hello")
+    assert sysklogd.STAMP.match(text) and text.endswith(" hello ")  # newline: a space
+
+
+def test_syslog_printable_as_sysklogd() -> None:
+    assert sysklogd.printable("ERROR: Configuration error.\0junk") == "ERROR: Configuration error."
+    assert sysklogd.printable("a\tb\nc\n") == "a^Ib c "

@@ -45,10 +45,24 @@ def parse(datagram: str) -> tuple[str, str, str]:
         datagram = datagram[match.end():]
     facility = FACILITIES[pri >> 3] if (pri >> 3) < len(FACILITIES) else "user"
     severity = SEVERITIES[pri & 7]
-    text = datagram.rstrip("\n").replace("\n", " ")
+    text = printable(datagram)
     if not STAMP.match(text):
         text = time.strftime("%b %e %H:%M:%S ") + text
     return facility or "user", severity, text
+
+
+def printable(text: str) -> str:
+    """sysklogd's printline: the message ends at a NUL, a newline becomes a space, any other
+    control character ^X (a tab is ^I)."""
+    out = []
+    for char in text.split("\0", 1)[0]:
+        if char == "\n":
+            out.append(" ")
+        elif ord(char) < 0x20:
+            out.append("^" + chr(ord(char) ^ 0x40))
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 def files_for(facility: str, severity: str) -> list[str]:
