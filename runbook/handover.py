@@ -530,6 +530,9 @@ class SignOff:
     accepted_by: str = ""
     change: str = ""
 
+    def given(self) -> dict[str, str]:
+        return {k: v for k, v in vars(self).items() if v}
+
     def merged(self, fallback: dict[str, str]) -> SignOff:
         """These values, each empty one taken from ``fallback`` (the inventory's)."""
         return SignOff(*(getattr(self, k) or fallback.get(k, "") for k in
@@ -614,7 +617,9 @@ def render(record: RunRecord, *, record_name: str, record_sha256: str,
     cluster_fails = consistency_failures(view)
     columns, rows = grid(record, nodes)
     status, verdict = _verdict_line(record, fails, cluster_fails)
-    sign = (signoff or SignOff()).merged(view.identity.signoff if view else {})
+    # the options of `runbook report`, then those the run was given, then the inventory's
+    sign = (signoff or SignOff()).merged(overview.signoff if overview else {}).merged(
+        view.identity.signoff if view else {})
     if not sign.performed_by:
         sign.performed_by = info.operator
     context = {
@@ -750,8 +755,9 @@ def after_invocation(nr: Nornir, cluster: ClusterInventory, hosts: Sequence[str]
     nothing more from the nodes (``read_overview=False``)."""
     try:
         if read_overview:
-            report_overview.write(report_overview.gather(nr, cluster, hosts),
-                                  overview_path(record_path))
+            overview = report_overview.gather(nr, cluster, hosts)
+            overview.signoff = signoff.given()
+            report_overview.write(overview, overview_path(record_path))
     except Exception as exc:
         console.print(f"[yellow]handover: the cluster overview was not read: {exc}[/yellow]",
                       highlight=False)

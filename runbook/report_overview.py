@@ -299,6 +299,7 @@ class Overview:
     cluster: ClusterIdentity
     reads: dict[str, NodeRead] = field(default_factory=dict)
     left_out: tuple[str, ...] = ()  # inventory nodes this invocation did not reach (--limit)
+    signoff: dict[str, str] = field(default_factory=dict)  # --signoff-* given to the run
 
     def to_json(self) -> str:
         return json.dumps(_overview_dict(self), indent=2, ensure_ascii=False) + "\n"
@@ -364,6 +365,7 @@ def _overview_dict(o: Overview) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "gathered": o.gathered.isoformat(),
         "left_out": list(o.left_out),
+        "signoff": dict(o.signoff),
         "cluster": {
             "name": c.name, "name_source": c.name_source, "vg": c.vg, "signoff": c.signoff,
             "nodes": [vars(n) for n in c.nodes], "domus": [vars(d) for d in c.domus],
@@ -390,7 +392,8 @@ def _overview_of(d: Mapping[str, Any]) -> Overview:
         reads[host] = NodeRead(host, float(r["sent"]), float(r["received"]), results,
                                str(r.get("error", "")))
     return Overview(datetime.fromisoformat(d["gathered"]), ident, reads,
-                    tuple(d.get("left_out", [])))
+                    tuple(d.get("left_out", [])),
+                    {str(k): str(v) for k, v in d.get("signoff", {}).items()})
 
 
 # -- the parsed view -------------------------------------------------------------------------

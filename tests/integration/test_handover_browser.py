@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import hashlib
 import html
 import json
 import os
@@ -18,6 +19,7 @@ import re
 import select
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -240,3 +242,45 @@ def test_the_first_screen_renders_within_its_budget(document: Path,
     assert paint is not None, "no first contentful paint"
     print(f"first contentful paint: {paint:.0f} ms")
     assert paint < FIRST_SCREEN_BUDGET_MS
+
+
+# -- the newest report of a real run ----------------------------------------------------------
+
+LAB, PORT_BASE = "rbho", 2491  # this module's own lab
+
+
+def test_a_real_run_ends_with_its_handover_report(tmp_path: Path) -> None:
+    """`runbook run 01-base` on a lab of its own: the overview is read over SSH, the handover
+    report is written beside the others, and Chromium renders the newest report."""
+    if os.geteuid() != 0:
+        pytest.skip("the lab needs root")
+    from tests.integration.labtools import own_lab
+
+    reports = tmp_path / "reports"
+    runbook = str(Path(sys.executable).parent / "runbook")
+    with own_lab(LAB, PORT_BASE) as lab:
+        done = subprocess.run(
+            [runbook, "run", "01-base", "-i", str(lab.inventory_dir), "--report-dir",
+             str(reports), "--signoff-change", "CHG-1"],
+            capture_output=True, text=True, timeout=600, check=False,
+            env={**os.environ, "COLUMNS": "200"})
+        assert done.returncode == 0, done.stdout + done.stderr
+    files = dict(re.findall(r"^(report|junit|record|handover): +(\S+)$", done.stdout, re.M))
+    assert set(files) == {"report", "junit", "record", "handover"}, done.stdout
+    record, document = Path(files["record"]), Path(files["handover"])
+    assert handover.newest_record(reports) == record
+    overview = handover.report_overview.read(handover.overview_path(record))
+    states = handover.cluster_view(overview).states
+    assert [(s.host, s.unreachable, s.release) for s in states] == [
+        ("ha1", "", "Ubuntu 8.04.4 LTS"), ("ha2", "", "Ubuntu 8.04.4 LTS")]
+    page = document.read_text()
+    assert hashlib.sha256(record.read_bytes()).hexdigest() in page
+    assert f'href="{document.name}"' in Path(files["report"]).read_text()
+    dom = chromium(tmp_path / "profile", "--dump-dom", document.as_uri()).stdout
+    assert re.search(r'<table class="grid">.*?01-base.*?9 passed.*?9 passed', dom, re.S)
+    assert "CHG-1" in words(dom) and "ha1.domain.local" in dom
+    again = subprocess.run([runbook, "report", "--report-dir", str(reports)],
+                           capture_output=True, text=True, timeout=120, check=True)
+    assert again.stdout.strip() == str(document)
+    rendered = re.compile(r"Rendered [^<]* UTC")
+    assert rendered.sub("", document.read_text()) == rendered.sub("", page)

@@ -243,6 +243,16 @@ def test_sign_off_from_options_then_inventory_then_the_operator() -> None:
     assert "Accepted by A. Owner" in text
 
 
+def test_sign_off_given_to_the_run_stays_when_the_report_is_rendered_again() -> None:
+    overview = sample_overview()
+    overview.signoff = {"change": "CHG-RUN", "reviewed_by": "At Run"}
+    overview.cluster.signoff.update({"reviewed_by": "Inventory", "accepted_by": "Inv Owner"})
+    again = handover.Overview.from_json(overview.to_json())
+    text = text_of(render(overview=again, signoff=SignOff(reviewed_by="At Report")))
+    assert "Change / ticket reference: CHG-RUN" in text
+    assert "Reviewed by At Report" in text and "Accepted by Inv Owner" in text
+
+
 def test_write_handover_puts_the_records_hash_in_the_footer(tmp_path: Path) -> None:
     record_file = tmp_path / "20261126T123713Z-run-02-xen.json"
     sha = sample_record().write(record_file)
