@@ -333,6 +333,7 @@ class ClusterView:
     heartbeat_note: str
     verdicts: list[consistency.Verdict]
     gathered: datetime
+    left_out: tuple[str, ...] = ()  # nodes of the inventory this invocation did not read
 
 
 def _held_by(rsc: str, node: str, preferred: str) -> bool:
@@ -401,8 +402,12 @@ def verdicts(ident: ClusterIdentity, states: Sequence[NodeState],
     names = " and ".join(s.host for s in states)
     missing = [s.host for s in states if s.unreachable]
     pair = len(states) == 2 and not missing
-    why = (f"needs both nodes' facts ({', '.join(missing) or 'only one node'} not read)"
-           if not pair else "")
+    if missing:
+        why = f"needs both nodes' facts: {', '.join(missing)} could not be read"
+    elif len(states) != 2:
+        why = f"needs both nodes' facts: only {names or 'no node'} was read (--limit)"
+    else:
+        why = ""
     out: list[consistency.Verdict] = []
 
     def add(name: str, title: str, compared: str, needed: list[object],
@@ -480,6 +485,7 @@ def cluster_view(overview: Overview) -> ClusterView:
                                         else "not installed"),
         heartbeat_rows=hb_rows, groups_held=held, heartbeat_note=hb_note,
         verdicts=verdicts(ident, states), gathered=overview.gathered,
+        left_out=tuple(n.name for n in ident.nodes if n.name not in overview.reads),
     )
 
 

@@ -218,6 +218,17 @@ def test_unused_lvs_are_not_judged_without_drbd_conf() -> None:
     assert verdicts["packages"].outcome == "passed"
 
 
+def test_a_node_left_out_is_named_and_nothing_is_compared_with_it() -> None:
+    overview = sample_overview()
+    del overview.reads["ha2"]
+    overview.left_out = ("ha2",)
+    view = handover.cluster_view(overview)
+    assert {v.unavailable for v in view.verdicts} == {
+        "needs both nodes' facts: only ha1 was read (--limit)"}
+    assert "Not read: ha2 (left out by --limit)." in text_of(
+        render(sample_record(left_out=True), overview=overview))
+
+
 def test_consistency_needs_both_nodes() -> None:
     overview = sample_overview()
     overview.reads["ha2"].error = "connection refused"
