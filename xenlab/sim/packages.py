@@ -227,6 +227,9 @@ HIDDEN_HOST_PACKAGES = (
     "heartbeat", "heartbeat-dev", "cluster-glue", "libheartbeat2", "pacemaker",
     "pacemaker-cli-utils", "corosync", "resource-agents", "drbd-utils", "lvm2", "dmeventd",
     "ntp", "ntpsec", "ntpdate", "ntpsec-ntpdate", "sntp", "xen-utils-common", "xen-tools",
+    # the host's modprobe would load modules into the host's kernel (heartbeat's init script
+    # runs `modprobe softdog` when /sbin/modprobe exists): nodes have none
+    "kmod",
 )
 
 
