@@ -233,7 +233,7 @@ class Failure:
 def failures(record: RunRecord, groups: Sequence[CheckGroup]) -> list[Failure]:
     found = [Failure(s.host, f"{s.runbook} · step {s.step}",
                      s.message or "the step failed (see the commands in the step table)",
-                     _anchor(f"step-{s.runbook}-{s.step}-{s.host}"))
+                     step_anchor(s))
              for s in record.failed_steps]
     for g in groups:
         if g.outcome != "failed":
@@ -569,10 +569,39 @@ def _duration(record: RunRecord) -> str:
     return f"{int(seconds // 60)} min {seconds % 60:.0f} s" if seconds >= 60 else f"{seconds:.1f} s"
 
 
-def _steps_by_runbook(steps: Sequence[StepRecord]) -> dict[str, list[StepRecord]]:
-    out: dict[str, list[StepRecord]] = {}
+@dataclass
+class StepRow:
+    """A row of "what the runbooks did": one step on one node, or the steps a node skipped
+    for one reason (after a failure every later step says the same)."""
+
+    steps: list[str]
+    host: str
+    status: str
+    message: str
+    plan: list[str] = field(default_factory=list)
+    diff: str = ""
+    anchor: str = ""
+
+
+def step_anchor(step: StepRecord) -> str:
+    return _anchor(f"step-{step.runbook}-{step.step}-{step.host}")
+
+
+def steps_by_runbook(steps: Sequence[StepRecord]) -> dict[str, list[StepRow]]:
+    out: dict[str, list[StepRow]] = {}
+    skipped: dict[tuple[str, str, str], StepRow] = {}
     for s in steps:
-        out.setdefault(s.runbook, []).append(s)
+        rows = out.setdefault(s.runbook, [])
+        if s.status == "skipped":
+            key = (s.runbook, s.host, s.message)
+            if key in skipped:
+                skipped[key].steps.append(s.step)
+                continue
+            skipped[key] = StepRow([s.step], s.host, s.status, s.message)
+            rows.append(skipped[key])
+            continue
+        rows.append(StepRow([s.step], s.host, s.status, s.message, list(s.plan), s.diff,
+                            step_anchor(s)))
     return out
 
 
@@ -638,7 +667,7 @@ def render(record: RunRecord, *, record_name: str, record_sha256: str,
         "long_diff": LONG_DIFF_LINES,
         "groups": groups, "evidence": evidence_rows(groups),
         "failed_groups": [g for g in groups if g.outcome == "failed"],
-        "steps": _steps_by_runbook(record.steps), "totals": record.totals,
+        "steps": steps_by_runbook(record.steps), "totals": record.totals,
         "record_name": record_name, "record_sha256": record_sha256,
         "overview_sha256": overview_sha256, "drill": drill, "signoff": sign,
         "signoff_roles": SIGNOFF_ROLES, "html_report": html_report,

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from runbook import cli, handover
 from runbook.handover import Cell, SignOff, grid, group_checks, plain_message
-from runbook.record import RunRecord
+from runbook.record import RunRecord, StepRecord
 from tests.unit.test_handover_overview import DRBD_CONF, DRBD_STATUS_83
 from tests.unit.test_handover_sample import (
     FAILED_SENTENCE,
@@ -120,6 +120,22 @@ def test_evidence_is_folded_in_details_and_every_word_is_in_the_html() -> None:
     assert "<details open" not in evidence
     assert "cat /sys/module/loop/parameters/max_loop" in evidence and ">8\n</pre>" in evidence
     assert "@media print" in page and "::details-content" in page  # unfolded in print
+
+
+def test_the_steps_a_node_skipped_for_one_reason_are_one_row() -> None:
+    record = sample_record()
+    why = "not run: failed at 02-xen · packages: apt-get exited 100"
+    record.steps += [StepRecord("02-xen", name, h, "skipped", 0.0, why)
+                     for name in ("modules", "grub", "reboot") for h in ("ha1", "ha2")]
+    rows = handover.steps_by_runbook(record.steps)["02-xen"]
+    skipped = [(r.host, r.steps) for r in rows if r.status == "skipped"]
+    assert skipped == [("ha1", ["modules", "grub", "reboot"]),
+                       ("ha2", ["modules", "grub", "reboot"])]
+    failed = StepRecord("02-xen", "packages", "ha2", "failed", 0.1, "apt-get exited 100")
+    record.steps.append(failed)
+    page = render(record)
+    assert f'id="{handover.step_anchor(failed)}"' in page
+    assert f'href="#{handover.step_anchor(failed)}"' in page
 
 
 def test_an_output_two_checks_read_is_printed_once() -> None:
