@@ -353,3 +353,23 @@ def test_syslog_message_without_priority_or_timestamp() -> None:
 def test_syslog_printable_as_sysklogd() -> None:
     assert sysklogd.printable("ERROR: Configuration error.\0junk") == "ERROR: Configuration error."
     assert sysklogd.printable("a\tb\nc\n") == "a^Ib c "
+
+
+# ----------------------------------------------------------------------------- host API
+
+
+def test_host_pid_translates_a_pid_of_the_same_namespace() -> None:
+    from xenlab import manager
+
+    me = os.getpid()  # in one pid namespace the node's pid and the host's are the same
+    assert manager._host_pid(me, me) == me
+    assert manager._host_pid(me, 2**22 + 7) is None  # no such pid in that namespace
+
+
+def test_kill_heartbeat_needs_a_running_lab(tmp_path: Path) -> None:
+    from xenlab import manager
+
+    with pytest.raises(manager.LabError, match="is not up"):
+        manager.kill_heartbeat("rbnone", "ha1", project_root=tmp_path)
+    with pytest.raises(manager.LabError, match="unknown node"):
+        manager.watchdog_events("rbnone", "ha9", project_root=tmp_path)
