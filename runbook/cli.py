@@ -261,15 +261,19 @@ def _execute(args: argparse.Namespace, console: Console, argv: Sequence[str]) ->
 
 
 def _release(console: Console, nr: Nornir, lock: locking.Acquired) -> None:
-    if interrupt.requested() and lock.taken:
+    """Give the node lock back. After an interrupt a node may be halfway through a reboot:
+    it is waited for, bounded; otherwise one attempt per node (a dead node is not waited
+    for at the end of every run)."""
+    interrupted = interrupt.requested() is not None
+    if interrupted and lock.taken:
         console.print(f"releasing the node lock on {', '.join(lock.taken)} (a node back from "
                       f"a reboot is waited for up to {locking.RELEASE_WAIT_S:.0f} s)",
                       highlight=False)
-    stays = locking.release(nr, lock)
+    stays = locking.release(nr, lock, wait_s=locking.RELEASE_WAIT_S if interrupted else 0.0)
     for host, why in stays.items():
         console.print(f"[red]{locking.left_behind(host, why)}[/red]", highlight=False)
     released = [h for h in lock.taken if h not in stays]
-    if interrupt.requested() and released:
+    if interrupted and released:
         console.print(f"node lock released on {', '.join(released)}", highlight=False)
 
 

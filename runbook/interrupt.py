@@ -2,10 +2,10 @@
 
 The first SIGINT or SIGTERM only sets a process-wide request. The run then starts no new
 step and no new check; a running step stops where it waits (the reboot wait polls
-:func:`pause`), a command already sent to a node runs to its end. The CLI then writes the
-report and the run record (the interrupted step marked so), releases the node lock and
-exits 130. A second signal quits at once: no report, and the node lock stays until
-``runbook unlock`` clears it.
+:func:`pause`; any wait loop of a task should), a command already sent to a node runs to
+its end. The CLI then writes the report and the run record (the interrupted step marked
+so), releases the node lock and exits 130. A second signal quits at once: a report not
+yet written is not written, and the node lock stays until ``runbook unlock`` clears it.
 """
 
 from __future__ import annotations

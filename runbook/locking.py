@@ -125,7 +125,8 @@ def _release(task: Task, token: str, deadline: float) -> Result:
 def release(nr: Nornir, lock: Acquired, wait_s: float = RELEASE_WAIT_S) -> dict[str, str]:
     """Release every lock ``lock`` took; return host -> why its lock stays (none: all gone).
 
-    A host already known unreachable (powered off, its session dropped) is not waited for.
+    A host that does not answer is tried again for ``wait_s`` (0: once); one already known
+    unreachable is not tried at all.
     """
     gone = remote.unreachable_hosts()
     stays = {h: f"{h} unreachable: {gone[h]}" for h in lock.taken if h in gone}

@@ -38,10 +38,6 @@ class Activity:
         note = self.notes.get(host)
         return note.text if note is not None else ""
 
-    def notes_text(self) -> str:
-        """``ha1: waiting for SSH, ha2: waiting for SSH`` (hosts without a note left out)."""
-        return ", ".join(f"{h}: {self.notes[h].text}" for h in self.hosts if h in self.notes)
-
 
 _state = Activity()
 _listener: Listener | None = None

@@ -299,3 +299,27 @@ def test_a_bad_progress_interval_is_a_usage_error(
     code, out = cli_run(["run", "01"], inventory_dir, inventory_dir.parent / "reports")
     assert code == cli.ExitStatus.USAGE
     assert f"RUNBOOK_PROGRESS_INTERVAL={value!r}" in out
+
+
+def test_a_node_that_does_not_answer_keeps_its_lock_unless_waited_for(
+    fake_nr: Nornir, fake_nodes: dict[str, FakeNode]
+) -> None:
+    got = locking.acquire(fake_nr, owner(0, "tok-me"))
+    shell = fake_nr.inventory.hosts["ha2"].connections["netmiko"].connection
+    answers = shell.responder
+
+    def gone(command: str) -> tuple[str, str, int]:
+        raise OSError("Connection reset by peer")
+
+    shell.responder = gone  # ha2 is rebooting
+    began = time.monotonic()
+    stays = locking.release(fake_nr, got, wait_s=0)  # the end of a run: one attempt
+    assert time.monotonic() - began < 1
+    assert stays == {"ha2": "ha2 unreachable: session dropped: Connection reset by peer"}
+    assert fake_nodes["ha1"].lock_owner is None and fake_nodes["ha2"].lock_owner is not None
+    assert "runbook unlock --limit ha2" in locking.left_behind("ha2", stays["ha2"])
+    threading.Timer(0.5, setattr, [shell, "responder", answers]).start()  # ha2 is back
+    began = time.monotonic()
+    assert locking.release(fake_nr, got, wait_s=10) == {}  # after an interrupt: waited for
+    assert 0.5 <= time.monotonic() - began < 5
+    assert fake_nodes["ha2"].lock_owner is None
