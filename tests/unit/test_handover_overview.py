@@ -7,8 +7,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from nornir.core import Nornir
 
+from runbook import remote
 from runbook.facts import commands
+from runbook.inventory import ClusterInventory
 from runbook.report_overview import DRBD_CONF as DRBD_DEVICES
 from runbook.report_overview import (
     HEARTBEAT,
@@ -17,6 +20,7 @@ from runbook.report_overview import (
     Overview,
     _release,
     folder_name,
+    gather,
     node_offset,
     node_state,
     overview_facts,
@@ -205,3 +209,25 @@ def test_the_overview_file_reads_back_as_written(tmp_path: Path) -> None:
     assert again == overview
     with pytest.raises(ValueError):
         Overview.from_json('{"schema_version": 99}')
+
+
+def test_gather_asks_every_node_once_for_every_fact(nr: Nornir,
+                                                    cluster: ClusterInventory) -> None:
+    overview = gather(nr, cluster, ["ha1", "ha2"])
+    wanted = list(commands(overview_facts(overview.cluster)))
+    for host in ("ha1", "ha2"):
+        read = overview.reads[host]
+        assert read.error == "" and read.sent <= read.received
+        assert list(read.results) == wanted  # in order: the clock first and last
+    assert overview.cluster.name == "lab" and [n.fqdn for n in overview.cluster.nodes] == [
+        "ha1.domain.local", "ha2.domain.local"]
+    assert overview.cluster.domus[0].memory_mib == 384
+    for host in ("ha1", "ha2"):  # one round trip: the journal holds exactly the overview
+        assert [c.command for c in remote.journal(host)] == [
+            overview.reads[host].results[name].command for name in wanted]
+
+
+def test_gather_reads_only_the_nodes_of_the_invocation(nr: Nornir,
+                                                      cluster: ClusterInventory) -> None:
+    overview = gather(nr, cluster, ["ha1"])
+    assert set(overview.reads) == {"ha1"} and overview.left_out == ("ha2",)
