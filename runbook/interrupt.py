@@ -140,6 +140,9 @@ def handling(write: Write = _stderr) -> Iterator[None]:
     it is forgotten on the way out.
     """
     reset()
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread's handlers only: nothing to install here
+        return
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
     watcher = threading.Thread(target=_watch, args=(read_fd, write), name="interrupt-watcher",

@@ -117,3 +117,16 @@ def test_a_second_signal_quits_at_once_with_130_and_no_traceback() -> None:
     assert "still running" not in done.stdout
     assert "SIGINT again: quitting at once" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_outside_the_main_thread_nothing_is_installed() -> None:
+    seen: list[object] = []
+
+    def embedded() -> None:
+        with interrupt.handling(lambda text: None):
+            seen.append(signal.getsignal(signal.SIGINT))
+
+    thread = threading.Thread(target=embedded)
+    thread.start()
+    thread.join()
+    assert seen == [signal.default_int_handler]
