@@ -187,9 +187,10 @@ def reboot_both(lab: manager.LabInfo) -> None:
 
 
 def test_drbd_disks_of_a_domu(lab: manager.LabInfo) -> None:
-    """Xen's drbd: disks: promote on create, refuse a second node, demote on shutdown,
-    migration needs allow-two-primaries; DRBD comes back at boot; a failing disk detaches
-    and the DomU goes on through the peer; a dead node loses no acknowledged write."""
+    """Xen's drbd: disks: promote on create, refuse a second node, a migration only with
+    allow-two-primaries; DRBD comes back at boot; a failing disk detaches and the DomU goes
+    on through the peer, the repaired disk resyncs on attach; a dead node loses no
+    acknowledged write."""
     both(lab, "apt-get install -y ubuntu-xen-server >/dev/null && sed -i "
          "\"s/^(xend-relocation-hosts-allow .*/(xend-relocation-hosts-allow '')/\" "
          f"/etc/xen/xend-config.sxp && cat > /etc/xen/t.cfg <<'EOF'\n{CFG}EOF")
@@ -224,16 +225,34 @@ def test_drbd_disks_of_a_domu(lab: manager.LabInfo) -> None:
     time.sleep(1)
     later = manager.domu_last_write(LAB, "t")
     assert later is not None and later > first + 5, "the DomU stopped writing"
-    manager.power_off(LAB, "ha1")
-    acked = manager.domu_last_write(LAB, "t")
-    on_disk = manager.disk_seq(LAB, "ha2", "vg", "r0")
-    assert acked is not None and on_disk is not None and on_disk >= acked, \
-        f"acknowledged write {acked} lost: ha2's disk has {on_disk}"
-    wait_for(lab, "ha2", "drbdadm cstate r0", "WFConnection", timeout=10)
+    manager.repair_disk(LAB, "ha1", "vg", "r0")
+    ssh(lab, "ha1", "drbdadm attach r0")  # the writes it missed come back from ha2
+    wait_for(lab, "ha1", "drbdadm dstate r0", "UpToDate/UpToDate", timeout=10)
+    log = ssh(lab, "ha1", "cat /var/log/kern.log").stdout
+    assert "block drbd1: Began resync as SyncTarget" in log
 
-    stopped = ssh(lab, "ha2", "/etc/init.d/drbd stop")
+    # dual-primary for a moment: with allow-two-primaries the live migration goes through
+    both(lab, "sed -i 's/net {/net { allow-two-primaries;/' /etc/drbd.conf && "
+         "drbdadm disconnect all && drbdadm connect all")
+    wait_for(lab, "ha1", "drbdadm cstate r1", "Connected", timeout=10)
+    wait_for(lab, "ha1", "drbdadm cstate r0", "Connected", timeout=10)
+    ssh(lab, "ha1", "xm migrate --live t 10.0.0.2")
+    assert manager.domains(LAB) == {"ha1": [], "ha2": ["t"]}
+    wait_for(lab, "ha1", "drbdadm role r0", "Secondary/Primary", timeout=5)
+    moved = manager.domu_last_write(LAB, "t")
+    time.sleep(1)
+    assert (manager.domu_last_write(LAB, "t") or 0) > (moved or 0), "no writes after migration"
+
+    manager.power_off(LAB, "ha2")
+    acked = manager.domu_last_write(LAB, "t")
+    on_disk = manager.disk_seq(LAB, "ha1", "vg", "r0")
+    assert acked is not None and on_disk is not None and on_disk >= acked, \
+        f"acknowledged write {acked} lost: ha1's disk has {on_disk}"
+    wait_for(lab, "ha1", "drbdadm cstate r0", "WFConnection", timeout=10)
+
+    stopped = ssh(lab, "ha1", "/etc/init.d/drbd stop")
     assert stopped.stdout == "Stopping all DRBD resources.\n"
-    status = ssh(lab, "ha2", "/etc/init.d/drbd status; echo rc=$?; cat /proc/drbd",
+    status = ssh(lab, "ha1", "/etc/init.d/drbd status; echo rc=$?; cat /proc/drbd",
                  check=False)
     assert status.stdout == "rc=3\n"
     assert status.stderr.splitlines() == ["drbd not loaded",
