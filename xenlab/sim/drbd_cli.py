@@ -279,6 +279,10 @@ def verify_ip(res: drbd_conf.Resource, conf_path: str) -> None:
                        f"\n\tIP {me.address} not found on this host.", E_CONFIG)
 
 
+# the commands whose flags in drbdadm_main.c's table have verify_ips = 1
+VERIFY_IPS = ("connect", "up", "adjust", "syncer", "dump", "wait-connect")
+
+
 def child_failed(argv: list[str], code: int, command: str, res: str) -> int:
     """m_system's report of a child that exited with 10 or more, and call_cmd's for 20+."""
     if code >= 10:
@@ -344,6 +348,11 @@ def create_md(res: drbd_conf.Resource, me: drbd_conf.Host, force: bool) -> int:
             return child_failed(argv, 20, "create-md", res.name)
     assert data is not None and meta is not None
     size = os.path.getsize(ss.lv_file(NODE, data[0], data[1]))
+    try:
+        drbd_md.check_device(meta[1], index, me.meta_disk)
+    except drbd_md.MetaError as exc:
+        err(str(exc))
+        return child_failed(argv, 10, "create-md", res.name)
     if drbd_md.read(meta[1], index) is not None:
         out("\nValid meta data seems to be in place.\nDo you really want to overwrite?\n")
         if force:
@@ -356,7 +365,7 @@ def create_md(res: drbd_conf.Resource, me: drbd_conf.Host, force: bool) -> int:
                 out("Operation cancelled.\n")
                 return 1
     try:
-        drbd_md.create(meta[1], index, size)
+        drbd_md.create(meta[1], index, size, me.meta_disk)
     except drbd_md.MetaError as exc:
         err(str(exc))
         return child_failed(argv, 10, "create-md", res.name)
@@ -392,7 +401,8 @@ def run_command(command: str, res: drbd_conf.Resource, setup_opts: list[str],
     me = for_host(res)
     if command == "create-md":
         return create_md(res, me, "--force" in setup_opts)
-    verify_ip(res, conf_path)
+    if command in VERIFY_IPS:
+        verify_ip(res, conf_path)
     if command in ("cstate", "dstate", "role", "state"):
         if not loaded():
             sys.stderr.write(MISSING_DRIVER)
@@ -460,6 +470,12 @@ def drbdadm(args: list[str]) -> int:
         err(str(exc))
         return exc.code
     if command == "dump" and names in ([], ["all"]):
+        for res in resources.values():  # "all": every address is verified, then it exits
+            try:
+                verify_ip(res, conf_path)
+            except CliError as exc:
+                err(str(exc))
+                return exc.code
         out(drbd_conf.render_dump_83(resources, conf_path, hostname()))
         return 0
     if not names:
@@ -483,7 +499,11 @@ def drbdadm(args: list[str]) -> int:
             continue
         chosen.append(res)
     for res in chosen:
-        if command == "dump":
+        if command == "dump":  # a named resource: the address warning, and the dump anyway
+            try:
+                verify_ip(res, conf_path)
+            except CliError as exc:
+                err(str(exc))
             out(drbd_conf.render_resource_83(res, hostname()))
             continue
         try:
@@ -541,12 +561,7 @@ def init_start() -> int:
     out("[ ")
     for res in resources:
         me = for_host(res)
-        try:
-            verify_ip(res, CONF)
-        except CliError as exc:
-            err(str(exc))
-            continue
-        try:
+        try:  # "drbdadm -d -n res adjust all": a dry run, so no address verification
             for letter in adjust(res, me):
                 out(f"{letter}({res.name}) ")
         except CliError:

@@ -29,7 +29,21 @@ def bitmap_bytes(size: int) -> int:
     return ((size + 4095) // 4096 + 7) // 8
 
 
+MD_BM_OFFSET_BYTES = 72 * 512  # MD_BM_OFFSET_07: the smallest meta device drbdmeta takes
+
+
+def check_device(meta_file: str, index: int, meta_name: str) -> None:
+    """drbdmeta's checks of an indexed meta device (drbdmeta.c v07_style_md_open)."""
+    size = os.path.getsize(meta_file)
+    if size < MD_BM_OFFSET_BYTES:
+        raise MetaError(f"{meta_name} is only {size} bytes. That's not enough.")
+    if slot_offset(index) > size - 4096:
+        raise MetaError(f"Device too small: expecting meta data block at\nbyte offset "
+                        f"{slot_offset(index)}, but {meta_name} is only {size} bytes.")
+
+
 def check_room(meta_file: str, index: int, data_size: int) -> None:
+    """The lab's slot (header, then the bitmap) must fit on the meta device."""
     need = slot_offset(index) + HEADER + bitmap_bytes(data_size)
     size = os.path.getsize(meta_file)
     if need > size:
@@ -79,8 +93,9 @@ def write_bitmap(meta_file: str, index: int, bitmap: bytes | bytearray) -> None:
         fh.flush()
 
 
-def create(meta_file: str, index: int, data_size: int) -> dict:
+def create(meta_file: str, index: int, data_size: int, meta_name: str = "") -> dict:
     """drbdmeta create-md: fresh UUIDs (current = JUST_CREATED), Inconsistent, clear bitmap."""
+    check_device(meta_file, index, meta_name or meta_file)
     check_room(meta_file, index, data_size)
     header = {"uuids": [JUST_CREATED, 0, 0, 0], "disk": "Inconsistent", "size": data_size,
               "primary": False}

@@ -219,8 +219,7 @@ class Minor:
         try:
             drbd_md.check_room(meta_found[1], index, os.path.getsize(data_file))
         except drbd_md.MetaError:
-            raise Failure(116, "Lower device / meta device / index combination "
-                          "invalid.") from None
+            raise Failure(112, "Meta device too small.") from None
         header = drbd_md.read(meta_found[1], index)
         if header is None:
             raise Failure(119, "No valid meta-data signature found.\n\n\t==> Use 'drbdadm "
