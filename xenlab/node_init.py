@@ -187,15 +187,27 @@ def run(argv: list[str], timeout: float = 60) -> int:
         return 124
 
 
+# The boot-time daemons standing in for kernel parts (syslog socket, softdog): started at boot,
+# started again by the main loop if one dies, as a kernel's own never would.
+DAEMONS: dict[str, subprocess.Popen[bytes]] = {}
+
+
 def spawn(argv: list[str]) -> None:
     """Start a boot-time daemon of the node (reaped by the main loop); never raises."""
     sys.stdout.flush()
     try:
-        subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=sys.stdout,
-                         stderr=subprocess.STDOUT, env=ENV, cwd="/", preexec_fn=unblock_signals,
-                         start_new_session=True)
+        DAEMONS[argv[-1]] = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=sys.stdout, stderr=subprocess.STDOUT,
+            env=ENV, cwd="/", preexec_fn=unblock_signals, start_new_session=True)
     except OSError as exc:
         log(f"{argv[0]}: {exc}")
+
+
+def respawn_daemons() -> None:
+    for path, proc in list(DAEMONS.items()):
+        if proc.poll() is not None:  # reaped by reap() or not: poll() says it is gone
+            log(f"{os.path.basename(path)} died; started again")
+            spawn([PYTHON, path])
 
 
 def read_first_line(path: str, default: str = "") -> str:
@@ -435,10 +447,12 @@ def main(argv: list[str] | None = None) -> int:
     while True:
         info = signal.sigtimedwait(SIGNALS, 5.0)
         reap()
+        respawn_daemons()
         if info is None or info.si_signo == signal.SIGCHLD:
             continue
         if info.si_signo == signal.SIGUSR1:
             log("reboot requested")
+            DAEMONS.clear()
             kill_all()
             notify_hypervisor("node_down")
             time.sleep(2)

@@ -241,10 +241,11 @@ def serve() -> None:
 
 
 def main() -> int:
-    with contextlib.suppress(AttributeError):
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM):  # a driver is not a process
+        signal.signal(sig, signal.SIG_IGN)
     serve()
-    return 0
+    while True:  # the node is resetting: wait to die with it (the init would start a new dog)
+        signal.pause()
 
 
 if __name__ == "__main__":
