@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from runbook import remote
+from runbook import interrupt, remote
 from runbook.engine import Refused, StepFailed
 from runbook.facts import FactFailed, Facts
 from runbook.facts.domu import (
@@ -283,6 +283,9 @@ class BootTest:
             # Leave the node as it was before the step: a DomU left running would make the
             # next run refuse ("already running here") for a reason the operator never saw.
             raise StepFailed(f"{exc}; {shut_down_after_failure(node, name)}") from None
+        except interrupt.Interrupted:
+            node.note(shut_down_after_failure(node, name))
+            raise
         node.change(remote.quote("xm", "shutdown", "-w", name), timeout=120)
         node.change(f"mkdir -p {MARKER_DIR} && touch {remote.quote(self.marker)}")
         return f"{name}: started, answered ping at {ip} after {waited:.0f}s, shut down"
@@ -299,6 +302,7 @@ def wait_for_ping(node: NodeReader, name: str, ip: str, timeout: float) -> float
             raise StepFailed(f"{name} started but did not answer ping at {ip} within "
                              f"{timeout:.0f}s (inventory: domus[].boot_timeout_s)")
         node.note(f"waiting for {name} to answer ping at {ip}")
+        interrupt.check()
 
 
 def shut_down_after_failure(node: NodeChanger, name: str) -> str:
@@ -323,7 +327,7 @@ def wait_for_domain(node: NodeReader, name: str, present: bool, timeout: float) 
     while time.monotonic() - began < timeout:
         if node.fact(xm_listed(name)) == present:
             return
-        time.sleep(0.5)
+        interrupt.pause(0.5)
     state = "start" if present else "stop"
     raise StepFailed(f"{name} did not {state} within {timeout:.0f}s")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from nornir.core import Nornir
 
-from runbook import engine
+from runbook import engine, interrupt
 from runbook.engine import RunbookRun, StepOutcome
 from runbook.tasks import domu
 from tests.unit.fakenode import FakeNode
@@ -153,3 +153,25 @@ def test_first_boot_that_never_answers_leaves_the_node_as_before(
     nr.data.failed_hosts.clear()  # a new invocation
     again = RunbookRun(nr).run(runbook("05-domu"))
     assert row(again, "ha1", "first-boot").status == "changed"
+
+
+def test_an_interrupted_boot_test_shuts_the_domu_down(
+        nr: Nornir, fake_nodes: dict[str, FakeNode], monkeypatch: pytest.MonkeyPatch) -> None:
+    swap_nodes(nr, fake_nodes, ha1=FakeNode.ready("ha1"), ha2=FakeNode.ready("ha2"))
+    fake_nodes["ha1"].silent_pings = 10_000
+    clock = FakeClock()
+
+    def ticking() -> float:
+        if fake_nodes["ha1"].silent_pings <= 10_000 - 3:  # Ctrl-C while the guest boots
+            interrupt.request("SIGINT")
+        return clock()
+
+    monkeypatch.setattr(domu.time, "monotonic", ticking)
+    try:
+        rows = RunbookRun(nr).run(runbook("05-domu"))
+    finally:
+        interrupt.reset()
+    boot = row(rows, "ha1", "first-boot")
+    assert boot.status == "interrupted", boot.message
+    assert "xm shutdown -w test" in fake_nodes["ha1"].log
+    assert not fake_nodes["ha1"].domains
