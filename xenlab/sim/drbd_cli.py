@@ -331,10 +331,12 @@ def step_net(res: drbd_conf.Resource, me: drbd_conf.Host, command: str,
     return child_failed(argv, code, command, res.name) if code else 0
 
 
-def create_md(res: drbd_conf.Resource, me: drbd_conf.Host, force: bool) -> int:
+def create_md(res: drbd_conf.Resource, me: drbd_conf.Host, setup_opts: list[str]) -> int:
     """drbdadm create-md: drbdmeta MINOR v08 META INDEX create-md (drbdmeta.c of 8.3.7)."""
     index = me.meta_index if me.meta_index is not None else 0
-    argv = ["drbdmeta", str(me.minor), "v08", me.meta_disk, str(index), "create-md"]
+    argv = ["drbdmeta", str(me.minor), "v08", me.meta_disk, str(index), "create-md",
+            *setup_opts]
+    force = "--force" in setup_opts
     dev = device(me.minor)
     if dev is not None and dev["disk"] != "Diskless":
         err(f"Device '{me.device}' is configured!")
@@ -400,7 +402,7 @@ def run_command(command: str, res: drbd_conf.Resource, setup_opts: list[str],
                 conf_path: str) -> int:
     me = for_host(res)
     if command == "create-md":
-        return create_md(res, me, "--force" in setup_opts)
+        return create_md(res, me, setup_opts)
     if command in VERIFY_IPS:
         verify_ip(res, conf_path)
     if command in ("cstate", "dstate", "role", "state"):

@@ -1,6 +1,6 @@
 """drbd.conf of a lab node, read the way DRBD 8.3's drbdadm reads it (stdlib only).
 
-The syntax check is the REAL one: Debian's drbd-utils ``drbdadm-84 -c FILE dump all`` (the
+The syntax check is the REAL one: Debian's drbd-utils ``drbdadm-84 -d -c FILE dump all`` (the
 host's binary, seen read-only inside the node under /usr/lib/runbook-lab/host-usr) parses the
 guide's 8.3 syntax exactly as a real node would and prints the real message on an error
 (``/etc/drbd.conf:9: Parse error: ';' expected, ...``). Its normalized dump (8.4 layout: the
@@ -203,8 +203,10 @@ def load(path: str = "/etc/drbd.conf") -> dict[str, Resource]:
     """Check ``path`` with the real parser and read it; ConfError carries its message."""
     if not os.path.exists(path):
         raise ConfError(f"Can not open '{path}'.\n: No such file or directory", 20)
-    result = subprocess.run([drbdadm_84(), "-c", path, "dump", "all"], capture_output=True,
-                            text=True, check=False)
+    # -d: a dry run skips verify_ips, which is not the parser's business (drbd_cli does it
+    # for the commands that verify addresses)
+    result = subprocess.run([drbdadm_84(), "-d", "-c", path, "dump", "all"],
+                            capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise ConfError(result.stderr.rstrip("\n") or result.stdout.rstrip("\n"),
                         result.returncode)
