@@ -233,7 +233,7 @@ def test_drbd_disks_of_a_domu(lab: manager.LabInfo) -> None:
 
     # dual-primary for a moment: with allow-two-primaries the live migration goes through
     both(lab, "sed -i 's/net {/net { allow-two-primaries;/' /etc/drbd.conf && "
-         "drbdadm disconnect all && drbdadm connect all")
+         "drbdadm adjust all")  # new net options: adjust reconnects with them
     wait_for(lab, "ha1", "drbdadm cstate r1", "Connected", timeout=10)
     wait_for(lab, "ha1", "drbdadm cstate r0", "Connected", timeout=10)
     ssh(lab, "ha1", "xm migrate --live t 10.0.0.2")

@@ -387,7 +387,13 @@ def adjust(res: drbd_conf.Resource, me: drbd_conf.Host, command: str = "adjust")
     steps = []
     if dev is None or dev["disk"] == "Diskless":
         steps.append(("d", lambda: step_attach(res, me, command)))
-    steps.append(("s", lambda: step_syncer(res, me, command)))
+    if dev is None or dev.get("rate") != res.rate or dev["disk"] == "Diskless":
+        steps.append(("s", lambda: step_syncer(res, me, command)))
+    wanted = {k: v for k, v in net_conf(res, me, False).items() if k != "discard_my_data"}
+    if dev is not None and dev["cstate"] != "StandAlone" and dev.get("net_conf") != wanted:
+        # changed net options: adjust disconnects and connects again with the new ones
+        steps.append(("", lambda: setup_call(str(me.minor), me.minor, "disconnect")))
+        dev = None
     if dev is None or dev["cstate"] == "StandAlone":
         steps.append(("n", lambda: step_net(res, me, command, [])))
     for letter, step in steps:

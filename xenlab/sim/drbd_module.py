@@ -187,6 +187,9 @@ class Minor:
                 "oos": drbd_uuid.count(self.bitmap) if self.bitmap else 0,
                 "rs_total": self.rs_total, "rs_left": self.rs_left, "rs_start": self.rs_start,
                 "rs_mark": self.rs_mark, "uuids": self.uuids, "net": self.net is not None,
+                "net_conf": {k: v for k, v in (self.net or {}).items()
+                             if k != "discard_my_data"},
+                "rate": self.rate, "on_io_error": self.on_io_error,
                 "open": sorted(self.open_by)}
 
     def connected(self) -> bool:
