@@ -13,7 +13,8 @@ down (reboot, power off: a dying dom0 takes its DomUs with it).
 
 Protocol: one JSON object per line in, one JSON object back: ``{"op": ..., "node": ...}`` ->
 ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``. Ops: ``list``, ``info``, ``create``,
-``shutdown``, ``destroy``, ``migrate``, ``node_boot``, ``node_down``. The hypervisor only
+``shutdown``, ``destroy``, ``migrating`` (the source's side of a relocation), ``migrate``,
+``node_boot``, ``node_down``. The hypervisor only
 accepts its own lab's node names, domain names of a safe alphabet and IPs of the lab's LAN.
 
 Open LVs: a running domain holds every LV it uses as a ``phy:`` disk. The hypervisor records
@@ -279,8 +280,10 @@ class Hypervisor:
     def _render(self, dom: dict[str, Any]) -> dict[str, Any]:
         now = self.clock()
         cpu = float(dom["cpu_base"]) + max(0.0, now - float(dom["started"])) * 0.05
-        state = "---s--" if dom["state"] == "s" else "-b----"
-        return {"name": dom["name"], "id": dom["id"], "memory": dom["memory"],
+        state = {"s": "---s--", "p": "--p---"}.get(dom["state"], "-b----")
+        # XendCheckpoint.save renames the domain while it is sent; its key stays the name
+        shown = f"migrating-{dom['name']}" if dom.get("migrating") else dom["name"]
+        return {"name": shown, "id": dom["id"], "memory": dom["memory"],
                 "vcpus": dom["vcpus"], "state": state, "cpu_time": round(cpu, 1),
                 "ip": dom.get("ip"), "mac": dom.get("mac"), "cfg": dom.get("cfg"),
                 "disks": dom.get("disks", []), "uptime": round(now - float(dom["started"]), 1)}
@@ -358,9 +361,37 @@ class Hypervisor:
         self.holders.release(node, dom["name"])
         return {"name": dom["name"]}
 
+    def op_migrating(self, req: dict[str, Any]) -> dict[str, Any]:
+        """The source side of a relocation: ``begin`` (shown as migrating-NAME while its
+        memory is copied), ``suspend`` (a non-live migration stops the guest before the
+        copy), ``abort`` (the save failed: the guest resumes under its own name)."""
+        node = str(req.get("node"))
+        self._running_xen(node)
+        dom = self._domain(node, req.get("name"))
+        action = req.get("action")
+        if action == "begin":
+            dom["migrating"] = True
+        elif action == "suspend":
+            dom["state"] = "p"
+            self.net.set_up(dom["netns"], False)
+        elif action == "abort":
+            dom.pop("migrating", None)
+            if dom["state"] == "p":
+                dom["state"] = "r"
+                self.net.set_up(dom["netns"], True)
+        else:
+            raise XenError(f"unknown migrating action {action!r}")
+        return {"domain": self._render(dom)}
+
     def op_migrate(self, req: dict[str, Any]) -> dict[str, Any]:
-        """Move a running domain to ``target`` (the relocation checks are xend's)."""
+        """Move a running domain to ``target`` (the relocation checks are xend's).
+
+        ``pause_s``: the stop-and-copy pause, during which neither copy answers (the last
+        dirty pages of a live migration); the caller waited out the pre-copy before."""
         node, target = str(req.get("node")), str(req.get("target"))
+        pause = req.get("pause_s", 0.0)
+        if not isinstance(pause, int | float) or not 0 <= pause <= 10:
+            raise XenError(f"invalid pause {pause!r}")
         if target == node:
             raise XenError("cannot migrate a domain to the node it runs on")
         self._running_xen(node)
@@ -376,6 +407,8 @@ class Hypervisor:
         self.net.add(ns, f"{target}-d{new_id}", dom.get("ip"), dom.get("mac"), up=False)
         # stop-and-copy: the source stops answering, the target takes over
         self.net.set_up(dom["netns"], False)
+        if pause:
+            time.sleep(float(pause))
         self.net.set_up(ns, True)
         self.net.remove(dom["netns"])
         del self._node(node)["domains"][dom["name"]]
@@ -383,6 +416,7 @@ class Hypervisor:
         tentry["next_id"] = new_id + 1
         moved = {**dom, "id": new_id, "netns": ns, "started": self.clock(), "cpu_base": 0.1,
                  "state": "r", "stop_at": None}
+        moved.pop("migrating", None)
         tentry["domains"][dom["name"]] = moved
         self.holders.hold(target, dom["name"], moved.get("disks", []))
         return {"domain": self._render(moved)}

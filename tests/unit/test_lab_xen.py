@@ -15,6 +15,7 @@ from xenlab import hypervisor, nodefs
 grub: ModuleType = nodefs.sim_module("update_grub")
 xm: ModuleType = nodefs.sim_module("xm")
 xend: ModuleType = nodefs.sim_module("xend")
+relocation: ModuleType = nodefs.sim_module("relocation")
 labtime: ModuleType = nodefs.sim_module("labtime")
 apt_get: ModuleType = nodefs.sim_module("apt_get")
 packages: ModuleType = nodefs.sim_module("packages")
@@ -169,9 +170,9 @@ def test_migrate_error_prints_the_subcommand_help_on_stdout(
     def refused(*_: Any, **__: Any) -> None:
         raise ConnectionRefusedError(111, "Connection refused")
 
-    monkeypatch.setattr(xm, "cmd_migrate", lambda args: xend.migrate_to(
-        {"name": "test"}, "127.0.0.1", 8002, "ha1"))
-    monkeypatch.setattr(xend.socket, "create_connection", refused)
+    monkeypatch.setattr(xm, "cmd_migrate", lambda args: relocation.migrate_to(
+        {"name": "test", "id": 1}, "127.0.0.1", 8002, "ha1", True))
+    monkeypatch.setattr(relocation.socket, "create_connection", refused)
     monkeypatch.setattr(xm.os, "geteuid", lambda: 0)
     monkeypatch.setitem(xm.COMMANDS, "migrate", xm.cmd_migrate)
     assert xm.main(["migrate", "test", "ha2"]) == 1

@@ -4,26 +4,21 @@
 ends it. The daemon reads /etc/xen/xend-config.sxp at start (a reload does nothing; restart to
 apply changes, as the guide says) and, when ``(xend-relocation-server yes)``, listens on the
 relocation port (8002 unless ``xend-relocation-port`` says otherwise) of this node's own
-network: a real TCP socket, so a cut crossover cable or a wrong /etc/hosts breaks a migration as
-it would on real nodes. A connection from a host matching none of
-``xend-relocation-hosts-allow`` is dropped (the source sees "Connection reset by peer").
-
-Relocation protocol of the lab (one JSON line each way): the source's ``xm migrate`` sends
-``{"domain": {...}, "source": NODE}``; the target checks its memory and that every phy: disk
-exists in ITS /dev, then asks the lab hypervisor to move the domain.
+network, at ``xend-relocation-address``: a real TCP socket, so a cut crossover cable or a wrong
+/etc/hosts breaks a migration as it would on real nodes. ``xend-relocation-hosts-allow`` is
+applied as Xen 3.2 applies it. Both ends of a relocation are in sim/relocation.py. Running
+DomUs live in the lab's hypervisor, so a restart of xend leaves them running, as on Xen.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import re
 import signal
-import socket
 import sys
 import time
 
+import relocation
 import xm
 
 PIDFILE = "/var/run/xend.pid"
@@ -47,87 +42,17 @@ def read_config() -> dict:
         return {}
 
 
-def host_allowed(patterns: str, addr: str) -> bool:
-    """xend's check: any regex of the list matches the peer's IP or its name(s)."""
-    if not patterns.strip():
-        return True
-    names = [addr]
-    with contextlib.suppress(OSError):
-        name, aliases, _ = socket.gethostbyaddr(addr)
-        names += [name, *aliases]
-    for pattern in patterns.split():
-        try:
-            regex = re.compile(pattern)
-        except re.error:
-            continue
-        if any(regex.search(n) for n in names):
-            return True
-    return False
-
-
-def receive(conn: socket.socket, addr: str) -> None:
-    data = b""
-    conn.settimeout(30)
-    with contextlib.suppress(OSError):
-        while not data.endswith(b"\n") and len(data) < 1 << 20:
-            chunk = conn.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    try:
-        req = json.loads(data.decode())
-        dom = req["domain"]
-        source = str(req["source"])
-    except (ValueError, KeyError, TypeError):
-        return
-    try:
-        spec = {"name": dom["name"],  # block-drbd holds the device for this domain
-                "disks": [{**d, "kind": d.get("uname", "").partition(":")[0]}
-                          for d in dom.get("disks", [])]}
-        running = xm.request("list")["domains"]
-        xm.check_disks(spec, [d for d in running if d["name"] != "Domain-0"],
-                       xm.node_boot().get("node"))
-        reply = xm.request("migrate", name=dom["name"], target=xm.node_boot().get("node"),
-                           node=source)
-        log(f"Domain {dom['name']} received from {addr}, now domid "
-            f"{reply['domain']['id']}")
-        answer = {"ok": True}
-    except xm.XmError as exc:
-        log(f"Receiving domain {dom.get('name')} from {addr} failed: {exc}", "ERROR")
-        answer = {"ok": False, "error": str(exc)}
-    with contextlib.suppress(OSError):
-        conn.sendall(json.dumps(answer).encode() + b"\n")
-
-
 def serve() -> None:
+    """Read xend-config.sxp once (a reload does nothing; restart applies changes) and serve
+    the relocation port when the config says so (sim/relocation.py)."""
     config = read_config()
-    listener = None
-    if config.get("xend-relocation-server", "no") == "yes":
-        port = int(config.get("xend-relocation-port", xm.RELOCATION_PORT) or 8002)
-        address = config.get("xend-relocation-address", "") or "0.0.0.0"
-        try:
-            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            listener.bind((address, port))
-            listener.listen(8)
-            log(f"relocation server listening on {address}:{port}")
-        except OSError as exc:
-            log(f"relocation server: {exc}", "ERROR")
-            listener = None
-    allow = config.get("xend-relocation-hosts-allow", "")
+    listener = relocation.listen(config)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # reload has no effect on xend
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    while True:
-        if listener is None:
+    if listener is None:
+        while True:
             time.sleep(3600)
-            continue
-        conn, (addr, _) = listener.accept()
-        with conn:
-            if not host_allowed(allow, addr):
-                log(f"Rejected connection from {addr}", "WARNING")
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
-                continue
-            receive(conn, addr)
+    relocation.serve(listener, config)
 
 
 def running_pid() -> int | None:
@@ -179,38 +104,6 @@ def stop() -> int:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(PIDFILE)
     return 0
-
-
-def migrate_to(dom: dict, host: str, port: int, node: str | None) -> None:
-    """Client side of ``xm migrate``: send the domain to HOST's relocation server."""
-    # Xen 3.2 XendDomain.domain_migrate: raise XendError("can't connect: %s" % err[1]), i.e.
-    # the socket error's text; xm prints it and then the subcommand's help (main.py cmdHelp)
-    try:
-        addr = socket.gethostbyname(host)
-    except OSError:
-        raise xm.XmError("can't connect: Name or service not known",
-                         stdout_help=xm.MIGRATE_HELP) from None
-    try:
-        sock = socket.create_connection((addr, port), timeout=20)
-    except TimeoutError:
-        raise xm.XmError("can't connect: Connection timed out",
-                         stdout_help=xm.MIGRATE_HELP) from None
-    except OSError as exc:
-        raise xm.XmError(f"can't connect: {exc.strerror}", stdout_help=xm.MIGRATE_HELP) from None
-    with sock:
-        sock.settimeout(60)
-        try:
-            sock.sendall(json.dumps({"domain": dom, "source": node}).encode() + b"\n")
-            data = xm.read_line(sock)
-        except ConnectionResetError:
-            data = b""
-        except TimeoutError:
-            raise xm.XmError("(110, 'Connection timed out')") from None
-    if not data:
-        raise xm.XmError("(104, 'Connection reset by peer')")
-    reply = json.loads(data.decode())
-    if not reply.get("ok"):
-        raise xm.XmError(str(reply.get("error")))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -583,10 +583,12 @@ def cmd_console(args: list[str]) -> int:
 
 def cmd_migrate(args: list[str]) -> int:
     port = None
+    live = False
     words = []
     it = iter(args)
     for arg in it:
         if arg in ("-l", "--live", "-r", "--resource"):
+            live = live or arg in ("-l", "--live")
             if arg in ("-r", "--resource"):
                 next(it, None)
         elif arg in ("-p", "--port"):
@@ -606,10 +608,10 @@ def cmd_migrate(args: list[str]) -> int:
         raise XmError(f"Domain '{ident}' does not exist.")
     if match[0]["name"] == "Domain-0":
         raise XmError("Cannot migrate privileged domain 0")
-    import xend  # the relocation client lives with the relocation server
+    import relocation  # both ends of a relocation (xend's server, this sender)
 
-    xend.migrate_to(match[0], host, int(port) if port else RELOCATION_PORT,
-                    node_boot().get("node"))
+    relocation.migrate_to(match[0], host, int(port) if port else RELOCATION_PORT,
+                          node_boot().get("node"), live)
     return 0
 
 
