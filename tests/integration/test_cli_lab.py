@@ -1,32 +1,31 @@
-"""The `runbook` command end to end against a lab of its own, over real SSH.
+"""The `runbook` command end to end against a lab of its own (rbit, ports 2261/2262), over SSH.
 
 The tests run in file order as one scenario on one lab: a dry run on fresh nodes,
 the first run, a second run that changes nothing, a verify, then the bad-input
-cases. The lab is brought down at the end even when a test fails.
+cases. Each command is judged by its exit status and the run record it writes (the
+JUnit file where that is the subject), never by its terminal text; node state is read
+over SSH. The lab is brought down at the end even when a test fails.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.integration.labtools import own_lab, ssh
+from tests.integration.labtools import LAB_TESTS, Invocation, invoke, junit_cases, own_lab, ssh
 from xenlab import manager
 
-pytestmark = pytest.mark.integration
+pytestmark = LAB_TESTS
 
 LAB = "rbit"
 PORT_BASE = 2261
-RUNBOOK = str(Path(sys.executable).parent / "runbook")
-STEP_LINE = re.compile(r"^\s+(ha[12])\s+01-base · (\S+)\s+(ok|changed|failed|skipped|would change)")
+STEPS = ("interfaces", "hosts", "hostname", "ntp")  # 01-base's steps, in order
+HOSTS = ("ha1", "ha2")
 
 
 @pytest.fixture(scope="module")
@@ -35,16 +34,9 @@ def lab() -> Iterator[manager.LabInfo]:
         yield info
 
 
-def runbook(*args: str, reports: Path | None = None) -> subprocess.CompletedProcess[str]:
-    extra = ["--report-dir", str(reports)] if reports and args[0] in ("run", "verify") else []
-    return subprocess.run(
-        [RUNBOOK, *args, *extra], capture_output=True, text=True, timeout=600, check=False,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-
-
-def step_statuses(output: str) -> dict[tuple[str, str], str]:
-    return {(m[1], m[2]): m[3] for m in map(STEP_LINE.match, output.splitlines()) if m}
+def runbook(lab: manager.LabInfo, reports: Path, *args: str,
+            inventory: Path | None = None) -> Invocation:
+    return invoke(*args, "-i", str(inventory or lab.inventory_dir), reports=reports)
 
 
 def node_state(info: manager.LabInfo) -> dict[str, str]:
@@ -53,90 +45,127 @@ def node_state(info: manager.LabInfo) -> dict[str, str]:
     return {n: ssh(info, n, command).stdout for n in info.nodes}
 
 
-def report_of(output: str) -> Path:
-    match = re.search(r"^report: +(\S+)$", output, re.M)
-    assert match, output
-    return Path(match[1])
+def every_step(status: str) -> dict[tuple[str, str, str], str]:
+    return {(h, "01-base", s): status for h in HOSTS for s in STEPS}
 
 
-def test_dry_run_on_fresh_nodes_predicts_and_changes_nothing(lab: manager.LabInfo) -> None:
+def predicts_its_plan(done: Invocation) -> None:
+    """A dry run's changes are predicted, never run: per step the predicted commands are
+    exactly its plan's actions (``run: CMD`` predicts CMD, a ``write ...`` line itself)."""
+    __tracebackhide__ = True
+    for step in done.ran().steps:
+        assert all(c.host == step.host for c in step.commands), step
+        predicted = [c.command for c in step.commands if c.predicted]
+        assert predicted == [line.removeprefix("run: ") for line in step.plan], step
+
+
+def test_dry_run_on_fresh_nodes_predicts_and_changes_nothing(
+        lab: manager.LabInfo, reports: Path) -> None:
     before = node_state(lab)
-    done = runbook("run", "01-base", "-i", str(lab.inventory_dir), "--dry-run")
-    assert done.returncode == 0, done.stdout + done.stderr
-    statuses = step_statuses(done.stdout)
-    assert set(statuses.values()) == {"would change"}, done.stdout
-    assert "would run: DEBIAN_FRONTEND=noninteractive apt-get install -y -q ntp" in done.stdout
-    assert re.search(r"^\s+\+127\.0\.1\.1\s+ha1\.domain\.local\s+ha1$", done.stdout, re.M)
-    assert "write /etc/network/interfaces" in done.stdout
+    done = runbook(lab, reports, "run", "01-base", "--dry-run")
+    assert done.exit_status == 0, done
+    plan = done.ran()
+    assert plan.invocation.dry_run and plan.invocation.runbooks == ["01-base"]
+    assert done.statuses() == every_step("changed"), done  # "would change"
+    assert plan.checks == [] and plan.unreachable == {}
+    predicts_its_plan(done)
+    for host in HOSTS:
+        ntp = done.step(host, "01-base", "ntp")
+        install = "DEBIAN_FRONTEND=noninteractive apt-get install -y -q ntp"
+        assert f"run: {install}" in ntp.plan
+        assert next(c.command for c in ntp.commands if c.predicted) == install
+        hosts = done.step(host, "01-base", "hosts")
+        assert re.search(rf"^\+127\.0\.1\.1\s+{host}\.domain\.local\s+{host}$", hosts.diff, re.M)
+        assert done.step(host, "01-base", "interfaces").plan[0].startswith(
+            "write /etc/network/interfaces")
     assert node_state(lab) == before
 
 
 def test_first_run_configures_and_passes_its_checks(lab: manager.LabInfo, reports: Path) -> None:
-    done = runbook("run", "01-base", "-i", str(lab.inventory_dir), reports=reports)
-    assert done.returncode == 0, done.stdout + done.stderr
-    statuses = step_statuses(done.stdout)
-    assert len(statuses) == 8 and set(statuses.values()) == {"changed"}, done.stdout
+    done = runbook(lab, reports, "run", "01-base")
+    assert done.exit_status == 0, done
+    record = done.ran()
+    assert done.statuses() == every_step("changed"), done
+    assert not record.invocation.dry_run and record.passed
+    assert not any(c.predicted for s in record.steps for c in s.commands)
     assert ssh(lab, "ha1", "hostname -f").stdout.strip() == "ha1.domain.local"
-    html = report_of(done.stdout).read_text()
-    assert "test_hostname_f_is_fqdn[ha2]" in html
-    assert "ha2.domain.local" in html and "Evidence" in html
-    assert report_of(done.stdout).with_suffix(".xml").exists()
+    fqdn = done.checks()["test_hostname_f_is_fqdn[ha2]"]
+    assert (fqdn.outcome, fqdn.host, fqdn.finding) == ("passed", "ha2", "")
+    assert any(e.stdout.strip() == "ha2.domain.local" for e in fqdn.evidence), fqdn.evidence
+    assert record.totals.checks["passed"] == len(record.checks) > 0
+    assert done.record_file is not None
+    html, junit = (done.record_file.with_suffix(s) for s in (".html", ".xml"))
+    assert html.stat().st_size > 0
+    assert junit_cases(junit)["test_hostname_f_is_fqdn[ha2]"] == "passed"
 
 
 def test_second_run_reports_no_change(lab: manager.LabInfo, reports: Path) -> None:
-    done = runbook("run", "01-base", "-i", str(lab.inventory_dir), reports=reports)
-    assert done.returncode == 0, done.stdout + done.stderr
-    statuses = step_statuses(done.stdout)
-    assert len(statuses) == 8 and set(statuses.values()) == {"ok"}, done.stdout
-    assert "steps: 0 changed, 8 ok, 0 failed" in done.stdout
+    done = runbook(lab, reports, "run", "01-base")
+    assert done.exit_status == 0, done
+    assert done.statuses() == every_step("ok"), done
+    totals = done.ran().totals
+    assert (totals.steps["changed"], totals.steps["ok"], totals.steps["failed"]) == (0, 8, 0)
 
 
 def test_verify_passes_and_changes_nothing(lab: manager.LabInfo, reports: Path) -> None:
     before = node_state(lab)
-    done = runbook("verify", "01-base", "-i", str(lab.inventory_dir), reports=reports)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert step_statuses(done.stdout) == {}
-    assert "verify-01-base" in str(report_of(done.stdout))
+    done = runbook(lab, reports, "verify", "01-base")
+    assert done.exit_status == 0, done
+    record = done.ran()
+    assert record.invocation.mode == "verify" and record.steps == []
+    assert record.passed and record.totals.checks["passed"] == len(record.checks) > 0
+    assert done.record_file is not None and "-verify-01-base" in done.record_file.name
     assert node_state(lab) == before
 
 
-def test_dry_run_after_a_run_predicts_nothing(lab: manager.LabInfo) -> None:
-    done = runbook("run", "01-base", "-i", str(lab.inventory_dir), "--dry-run")
-    assert done.returncode == 0
-    assert set(step_statuses(done.stdout).values()) == {"ok"}, done.stdout
-    assert "would run" not in done.stdout
+def test_dry_run_after_a_run_predicts_nothing(lab: manager.LabInfo, reports: Path) -> None:
+    done = runbook(lab, reports, "run", "01-base", "--dry-run")
+    assert done.exit_status == 0, done
+    assert done.statuses() == every_step("ok"), done
+    for step in done.ran().steps:
+        assert step.plan == [] and step.diff == ""
+        assert not any(c.predicted for c in step.commands), step.commands
 
 
-def test_unknown_runbook_is_a_usage_error(lab: manager.LabInfo) -> None:
-    done = runbook("run", "42-nope", "-i", str(lab.inventory_dir))
-    assert done.returncode == 2
-    assert "unknown runbook '42-nope'" in done.stdout
-    assert "Traceback" not in done.stdout + done.stderr
+def usage_error(done: Invocation) -> None:
+    """Exit 2 before anything ran: no record, no report, no traceback."""
+    __tracebackhide__ = True
+    assert done.exit_status == 2, done
+    assert done.record is None and done.files == [], done.files
+    assert "Traceback" not in done.output, done
 
 
-def test_malformed_inventory_names_file_and_line(lab: manager.LabInfo, tmp_path: Path) -> None:
+def test_unknown_runbook_is_a_usage_error(lab: manager.LabInfo, reports: Path) -> None:
+    done = runbook(lab, reports, "run", "42-nope")
+    usage_error(done)
+    assert "'42-nope'" in done.output  # the error names what it did not know
+
+
+def test_malformed_inventory_names_file_and_line(lab: manager.LabInfo, tmp_path: Path,
+                                                 reports: Path) -> None:
     broken = tmp_path / "inv"
     shutil.copytree(lab.inventory_dir, broken)
     hosts = broken / "hosts.yaml"
     lines = hosts.read_text().splitlines()
     lines.insert(3, "  : nonsense: [")
     hosts.write_text("\n".join(lines) + "\n")
-    done = runbook("run", "01-base", "-i", str(broken))
-    assert done.returncode == 2, done.stdout
-    assert f"{hosts}, line" in done.stdout
-    assert "Traceback" not in done.stdout + done.stderr
+    done = runbook(lab, reports, "run", "01-base", inventory=broken)
+    usage_error(done)
+    # The error message is the product here: it must name the file and the line.
+    assert f"{hosts}, line" in done.output, done
 
 
-def test_missing_key_names_file_host_and_key(lab: manager.LabInfo, tmp_path: Path) -> None:
+def test_missing_key_names_file_host_and_key(lab: manager.LabInfo, tmp_path: Path,
+                                             reports: Path) -> None:
     broken = tmp_path / "inv"
     shutil.copytree(lab.inventory_dir, broken)
     hosts = broken / "hosts.yaml"
     data = yaml.safe_load(hosts.read_text())
     del data["ha2"]["data"]["fqdn"]
     hosts.write_text(yaml.safe_dump(data))
-    done = runbook("verify", "01-base", "-i", str(broken))
-    assert done.returncode == 2
-    assert "hosts.yaml" in done.stdout and "'ha2'" in done.stdout and "fqdn" in done.stdout
+    done = runbook(lab, reports, "verify", "01-base", inventory=broken)
+    usage_error(done)
+    assert "hosts.yaml" in done.output and "'ha2'" in done.output and "fqdn" in done.output
 
 
 def test_unreachable_node_fails_alone(lab: manager.LabInfo, tmp_path: Path,
@@ -147,17 +176,25 @@ def test_unreachable_node_fails_alone(lab: manager.LabInfo, tmp_path: Path,
     data = yaml.safe_load(hosts.read_text())
     data["ha2"]["port"] = PORT_BASE + 50  # nothing listens there
     hosts.write_text(yaml.safe_dump(data))
-    done = runbook("run", "01-base", "-i", str(moved), reports=reports)
-    assert done.returncode == 1
-    statuses = step_statuses(done.stdout)
-    assert statuses[("ha1", "interfaces")] == "ok" and statuses[("ha1", "ntp")] == "ok"
-    assert statuses[("ha2", "interfaces")] == "failed"
-    assert statuses[("ha2", "ntp")] == "skipped"
-    assert f"ha2 unreachable: cannot open a TCP connection to 127.0.0.1:{PORT_BASE + 50}" in (
-        done.stdout)
-    assert "passed  test_hostname_is_fqdn[ha1]" in done.stdout
-    html = report_of(done.stdout).read_text()
-    assert "Hosts that could not be reached" in html
+    done = runbook(lab, reports, "run", "01-base", inventory=moved)
+    assert done.exit_status == 1, done
+    record = done.ran()
+    assert list(record.unreachable) == ["ha2"]
+    assert record.unreachable["ha2"] == (
+        f"connection to 127.0.0.1:{PORT_BASE + 50} refused (no SSH server listening)")
+    statuses = done.statuses()
+    assert {statuses[("ha1", "01-base", s)] for s in STEPS} == {"ok"}, statuses
+    # ha2's failure is its connection (record.unreachable): none of its steps ran
+    assert {statuses[("ha2", "01-base", s)] for s in STEPS} == {"skipped"}, statuses
+    assert not record.passed
+    for check in record.checks:
+        if check.host == "ha1":
+            assert check.outcome == "passed", check
+        else:
+            assert check.outcome == "failed" and "unreachable" in check.finding, check
+    assert done.record_file is not None
+    assert junit_cases(done.record_file.with_suffix(".xml"))[
+        "test_hostname_is_fqdn[ha1]"] == "passed"
 
 
 def test_long_commands_never_hang_the_session(lab: manager.LabInfo) -> None:

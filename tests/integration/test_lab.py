@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.labtools import LAB_TESTS, ssh
+from tests.integration.labtools import LAB_TESTS, own_lab, ssh
 from xenlab import manager
 from xenlab.layout import Paths
 
@@ -23,12 +23,8 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[manager.LabInfo]:
-    try:
-        yield manager.up(LAB, port_base=PORT_BASE, project_root=PROJECT)
-    finally:
-        manager.down(LAB, project_root=PROJECT)
-
-
+    with own_lab(LAB, PORT_BASE) as info:
+        yield info
 
 
 def refuses(port: int) -> bool:

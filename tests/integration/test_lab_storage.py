@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.labtools import LAB_TESTS, ssh
+from tests.integration.labtools import LAB_TESTS, own_lab, ssh
 from xenlab import manager, storage
 
 pytestmark = LAB_TESTS
@@ -25,18 +25,13 @@ BLKID_TYPE = "blkid -c /dev/null -s TYPE -o value"
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[manager.LabInfo]:
-    try:
-        info = manager.up(LAB, port_base=PORT_BASE, project_root=PROJECT)
+    with own_lab(LAB, PORT_BASE) as info:
         dev = ssh(info, "ha1", "awk '$5 == \"/dev\" {print $(NF-2)}' /proc/self/mountinfo",
                   check=False).stdout.split()
         if not dev or dev[-1] != "tmpfs":
             pytest.skip("the lab nodes have no /dev of their own yet (node_init's per-node /dev "
                         "tmpfs): the storage sims refuse to create device files")
         yield info
-    finally:
-        manager.down(LAB, project_root=PROJECT)
-
-
 
 
 def test_fresh_node_has_the_installed_disk(lab: manager.LabInfo) -> None:
