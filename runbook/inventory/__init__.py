@@ -25,6 +25,8 @@ the later ones. The sections:
   implies ``xen_tools``, whose values are the DomUs' defaults.
 - ``drbd``: /etc/drbd.conf and one resource per DomU LV (:class:`DrbdSettings`); implies
   ``domu`` and ``lvm``.
+- ``migration``: xend's relocation server and the live migration test
+  (:class:`MigrationSettings`); implies ``domu`` and ``drbd``.
 - ``heartbeat``: ha.cf, the authkey source, haresources and the xendomains resource groups
   (:class:`HeartbeatSettings`); implies ``domu``.
 
@@ -53,6 +55,7 @@ from runbook.inventory.errors import InventoryError, KeyPath
 from runbook.inventory.heartbeat import HeartbeatSettings, ResourceGroup, XendomainsSettings
 from runbook.inventory.hosts import DEFAULTS_FILE, GROUPS_FILE, HOSTS_FILE, HostView, Section
 from runbook.inventory.lvm import LvmSettings
+from runbook.inventory.migration import MigrationSettings
 from runbook.inventory.nornir_adapter import netmiko_extras, open_nornir
 from runbook.inventory.sections import SECTIONS
 from runbook.inventory.ssh import ConnectCheck, SshSettings
@@ -77,6 +80,7 @@ __all__ = [
     "InventoryError",
     "KeyPath",
     "LvmSettings",
+    "MigrationSettings",
     "NodeSettings",
     "ResourceGroup",
     "Section",

@@ -26,6 +26,7 @@ from runbook.inventory.hosts import (
     read_entry,
 )
 from runbook.inventory.lvm import LvmSettings
+from runbook.inventory.migration import MigrationSettings
 from runbook.inventory.sections import needed_sections
 from runbook.inventory.ssh import ConnectCheck, SshSettings
 from runbook.inventory.ssh import parse_host as parse_ssh
@@ -56,6 +57,7 @@ class NodeSettings:
     lvm: LvmSettings | None = None  # section "lvm"
     xen_tools: XenToolsSettings | None = None  # section "xen_tools"
     drbd: DrbdSettings | None = None  # section "drbd" (alike on both nodes)
+    migration: MigrationSettings | None = None  # section "migration" (alike on both nodes)
     heartbeat: HeartbeatSettings | None = None  # section "heartbeat" (alike on both nodes)
 
     def __post_init__(self) -> None:

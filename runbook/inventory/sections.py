@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from runbook.inventory import base, domu, drbd, heartbeat, lvm, xen, xen_tools
+from runbook.inventory import base, domu, drbd, heartbeat, lvm, migration, xen, xen_tools
 from runbook.inventory.hosts import Section
 
 #: The setting sections, by the name runbooks require them with. "base" is always checked.
@@ -20,6 +20,7 @@ SECTIONS: dict[str, Section] = {
     "xen_tools": xen_tools.SECTION,
     "domu": domu.SECTION,
     "drbd": drbd.SECTION,
+    "migration": migration.SECTION,
     "heartbeat": heartbeat.SECTION,
 }
 
