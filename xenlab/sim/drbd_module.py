@@ -737,9 +737,16 @@ class Minor:
         self.acks.pop(ident, None)
         if acked and self.sock is not None:
             return True
+        if not acked and self.sock is not None and self.connected():
+            # net { timeout }: a peer that does not answer in time is considered dead; the
+            # connection is dropped and the write completes on the local disk only
+            self.set(cstate="Timeout")
+            self.drop_socket()
         drbd_uuid.set_range(self.bitmap, offset, len(data))
         self.save_md()
-        return local
+        if not local:
+            raise Failure(-5, "Input/output error")
+        return True
 
     def disk_failed(self) -> bool:
         """Injected disk failure (host side: drbd/failed-disks lists vg/lv): on-io-error."""
