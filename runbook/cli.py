@@ -8,7 +8,8 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 
@@ -16,7 +17,18 @@ from nornir.core import Nornir
 from rich.console import Console
 
 from runbook import console as console_mod
-from runbook import context, engine, handover, interrupt, locking, paths, progress, remote, report
+from runbook import (
+    context,
+    drill,
+    engine,
+    handover,
+    interrupt,
+    locking,
+    paths,
+    progress,
+    remote,
+    report,
+)
 from runbook.console import StepPrinter
 from runbook.engine import Runbook, RunbookRun, UnknownRunbook
 from runbook.inventory import (
@@ -49,14 +61,17 @@ class ExitStatus(IntEnum):
     USAGE = 2  # unknown runbook, bad inventory, bad arguments
     LOCKED = 3  # another run holds the lock of a node
     INTERRUPTED = interrupt.EXIT_STATUS  # 130: Ctrl-C or SIGTERM
+    CHANGES = 2  # --dry-run --detailed-exitcode: something would change (terraform plan's 2)
 
 
 EPILOG = """\
 exit status:
-  0    every step and every check passed
+  0    every step and every check passed (--dry-run: nothing would change, or
+       without --detailed-exitcode: the plan was made)
   1    a step or a check failed (the report says which, on which node)
   2    usage or input error: unknown runbook, bad inventory (a missing key_file too),
-       unknown host
+       unknown host; with --dry-run --detailed-exitcode: the plan was made and something
+       would change (terraform plan's convention)
   3    refused: another run holds the lock of a node (who, since when and from where
        is printed); nothing was changed
   130  interrupted (Ctrl-C or SIGTERM): the running step stopped at its next safe point,
@@ -76,6 +91,78 @@ examples:
 """
 
 
+def _targets(p: argparse.ArgumentParser, reports: bool = True) -> None:
+    p.add_argument("-i", "--inventory", type=Path, default=None,
+                   help=f"Nornir SimpleInventory folder (default: the lab's, "
+                        f"{default_inventory()})")
+    p.add_argument("--limit", default="", metavar="HOST[,HOST]",
+                   help="only these inventory hosts")
+    if reports:
+        p.add_argument("--report-dir", type=Path, default=report.REPORT_DIR,
+                       help=f"where reports are written (default: {report.REPORT_DIR})")
+    p.add_argument("--no-host-key-check", action="store_true",
+                   help="do NOT verify SSH host keys against known_hosts (unsafe)")
+
+
+def _verbose(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="a line per passed check (default: one line per runbook and node)")
+
+
+def _run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("ids", nargs="+", metavar="ID", help="runbook ids (01-base or 01) or 'all'")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print per host the commands and file diffs; change nothing; write "
+                        "the plan (record, JUnit, handover report) for a change request")
+    p.add_argument("--detailed-exitcode", action="store_true",
+                   help="with --dry-run: exit 2 when something would change, 0 when "
+                        "nothing would (terraform plan's convention)")
+    p.add_argument("--force", action="append", default=[], metavar="HOST",
+                   help="let 03-lvm overwrite what HOST's partition holds (data is lost)")
+    _targets(p)
+    _verbose(p)
+    handover.add_signoff_arguments(p)
+
+
+def _verify_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("ids", nargs="*", metavar="ID", help="runbook ids (default: all)")
+    _targets(p)
+    _verbose(p)
+    handover.add_signoff_arguments(p)
+
+
+def _report_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("record", nargs="?", type=Path, default=None, metavar="RECORD.json",
+                   help="a run record (default: the newest in --report-dir)")
+    p.add_argument("--report-dir", type=Path, default=report.REPORT_DIR,
+                   help=f"where to look for the newest record (default: {report.REPORT_DIR})")
+    handover.add_signoff_arguments(p)
+
+
+def _lab_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["up", "down", "status"])
+    p.add_argument("--name", default=None, help="lab name, the prefix of all it creates")
+    p.add_argument("--port-base", type=int, default=None, help="SSH port of ha1 (ha2: +1)")
+
+
+Handler = Callable[[argparse.Namespace, Console, Sequence[str]], ExitStatus]
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: ``runbook --help`` lists exactly the ones in :data:`COMMANDS`."""
+
+    name: str
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    handle: Handler
+    nodes: bool = False  # talks to the nodes: Ctrl-C stops it at a safe point
+
+
+def _no_arguments(p: argparse.ArgumentParser) -> None:
+    """``runbook list`` takes none."""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="runbook",
@@ -86,53 +173,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version",
                         version=f"%(prog)s {report.tool_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("list", help="the numbered runbooks with a one-line description each")
-
-    def targets(p: argparse.ArgumentParser, reports: bool = True) -> None:
-        p.add_argument("-i", "--inventory", type=Path, default=None,
-                       help=f"Nornir SimpleInventory folder (default: the lab's, "
-                            f"{default_inventory()})")
-        p.add_argument("--limit", default="", metavar="HOST[,HOST]",
-                       help="only these inventory hosts")
-        if reports:
-            p.add_argument("--report-dir", type=Path, default=report.REPORT_DIR,
-                           help=f"where reports are written (default: {report.REPORT_DIR})")
-        p.add_argument("--no-host-key-check", action="store_true",
-                       help="do NOT verify SSH host keys against known_hosts (unsafe)")
-
-    run = sub.add_parser("run", help="run runbooks in order, each followed by its checks")
-    run.add_argument("ids", nargs="+", metavar="ID", help="runbook ids (01-base or 01) or 'all'")
-    run.add_argument("--dry-run", action="store_true",
-                     help="print per host the commands and file diffs; change nothing")
-    run.add_argument("--force", action="append", default=[], metavar="HOST",
-                     help="let 03-lvm overwrite what HOST's partition holds (data is lost)")
-    targets(run)
-    handover.add_signoff_arguments(run)
-
-    verify = sub.add_parser("verify", help="the checks only: post-change verification")
-    verify.add_argument("ids", nargs="*", metavar="ID", help="runbook ids (default: all)")
-    targets(verify)
-    handover.add_signoff_arguments(verify)
-
-    unlock = sub.add_parser(
-        "unlock", help="clear the node lock a run left behind (shows who held it)")
-    targets(unlock, reports=False)
-    handover.add_report_parser(sub, report.REPORT_DIR)
-
-    lab = sub.add_parser("lab", help="the two-node lab on this machine")
-    lab.add_argument("action", choices=["up", "down", "status"])
-    lab.add_argument("--name", default=None, help="lab name, the prefix of all it creates")
-    lab.add_argument("--port-base", type=int, default=None, help="SSH port of ha1 (ha2: +1)")
+    for command in COMMANDS:
+        command.arguments(sub.add_parser(command.name, help=command.help,
+                                         description=command.help))
     return parser
 
 
-def _list(console: Console) -> ExitStatus:
+def _list(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> ExitStatus:
     for rb in engine.discover():
         console.print(f"{rb.id:<16} {rb.title}", highlight=False)
     return ExitStatus.OK
 
 
-def _lab(args: argparse.Namespace, console: Console) -> ExitStatus:
+def _lab(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> ExitStatus:
     from xenlab import manager
 
     name = args.name or manager.DEFAULT_LAB
@@ -218,8 +271,11 @@ def _execute(args: argparse.Namespace, console: Console, argv: Sequence[str]) ->
         console.print(f"[red]error:[/red] no checks for {', '.join(missing)}")
         return ExitStatus.USAGE
     dry_run = getattr(args, "dry_run", False)
+    if getattr(args, "detailed_exitcode", False) and not dry_run:
+        raise UsageError("--detailed-exitcode goes with --dry-run")
     info = report.invocation_record(
-        command_line=["runbook", *argv], mode=args.command, cluster=cluster,
+        command_line=["runbook", *argv], mode="plan" if dry_run else args.command,
+        cluster=cluster,
         runbook_ids=[rb.id for rb in runbooks], hosts=hosts,
         limit=[h.strip() for h in args.limit.split(",") if h.strip()], forced=forced,
         dry_run=dry_run,
@@ -250,7 +306,7 @@ def _execute(args: argparse.Namespace, console: Console, argv: Sequence[str]) ->
             console.print(stop.line(), highlight=False)
             return ExitStatus.INTERRUPTED
         if dry_run:
-            return _dry_run(runner, runbooks, console, info, args.report_dir)
+            return _dry_run(args, console, runbooks, cluster, runner, info)
         return _with_checks(args, console, runbooks, cluster, runner, info)
     finally:
         progress.listen(None)
@@ -278,9 +334,11 @@ def _release(console: Console, nr: Nornir, lock: locking.Acquired) -> None:
 
 
 def _dry_run(
-    runner: RunbookRun, runbooks: list[Runbook], console: Console, info: InvocationRecord,
-    report_dir: Path,
+    args: argparse.Namespace, console: Console, runbooks: list[Runbook],
+    cluster: ClusterInventory, runner: RunbookRun, info: InvocationRecord,
 ) -> ExitStatus:
+    """Predict every step from the nodes' real state; write the plan (record with mode
+    "plan", JUnit of the steps, handover report) for a change request."""
     console.print("[bold]dry run[/bold]: nothing is changed on the nodes", highlight=False)
     for rb in runbooks:
         if interrupt.requested():
@@ -288,20 +346,27 @@ def _dry_run(
         console.rule(f"{rb.id}: {rb.title}")
         runner.run(rb)
     info.ended = report.utc_now()
-    record = RunRecord(invocation=info, steps=list(runner.outcomes))
-    totals = record.totals.steps
-    console.print(f"{totals['changed']} step(s) would change something; "
-                  f"{totals['failed']} failed.")
+    record = RunRecord(invocation=info, steps=list(runner.outcomes),
+                       unreachable=remote.unreachable_hosts())
     stop = interrupt.requested()
     record.interrupted = stop.record() if stop is not None else None
-    # The plan as a record (dry_run true, predicted commands): what scripts and tests read.
-    files = report.reserve_report_files(report_dir, "dry-run", info.runbooks, info.started)
-    record.write(files.record)
-    console.print(f"record: {files.record}", highlight=False)
+    files = report.reserve_report_files(args.report_dir, info.mode, info.runbooks, info.started)
+    files.html.unlink(missing_ok=True)  # the plan's document is the handover report
+    report.add_steps_to_junit(files.junit, record)
+    sha256 = record.write(files.record)
+    handover_file = handover.after_invocation(
+        runner.nornir, cluster, info.hosts, files.record, handover.signoff_of(args), console,
+        read_overview=stop is None)
+    changes = record.totals.steps["changed"]
+    console_mod.run_summary(
+        console, record, [("junit", files.junit), ("record", files.record)], sha256,
+        handover_file,
+        verdict=f"{changes} step(s) would change something" if changes else "nothing would change")
     if stop is not None:
-        console.print(f"[bold magenta]{stop.line()}[/bold magenta]", highlight=False)
         return ExitStatus.INTERRUPTED
-    return ExitStatus.FAILED if totals["failed"] else ExitStatus.OK
+    if not record.passed:
+        return ExitStatus.FAILED
+    return ExitStatus.CHANGES if changes and args.detailed_exitcode else ExitStatus.OK
 
 
 def _with_checks(
@@ -318,7 +383,7 @@ def _with_checks(
 
     invocation = Invocation(
         info=info, runbooks=runbooks, cluster=cluster, nornir=runner.nornir, runner=runner,
-        console=console,
+        console=console, verbose=args.verbose,
     )
     files = report.reserve_report_files(args.report_dir, info.mode, info.runbooks, info.started)
     invocation.record_file = files.record
@@ -344,22 +409,20 @@ def _with_checks(
     handover_file = handover.after_invocation(
         runner.nornir, cluster, info.hosts, files.record, handover.signoff_of(args), console,
         read_overview=record.interrupted is None)
-    console_mod.record_summary(
-        console, record,
-        [("report", files.html), ("junit", files.junit), ("record", files.record),
-         *([("handover", handover_file)] if handover_file else [])], sha256,
-    )
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
+                    pytest.ExitCode.INTERRUPTED):
+        console.print(f"[red]the checks did not complete (pytest exit {int(code)})[/red]")
+    console_mod.run_summary(
+        console, record, [("report", files.html), ("junit", files.junit), ("record", files.record)],
+        sha256, handover_file)
     if record.interrupted is not None:
         return ExitStatus.INTERRUPTED
     if code == pytest.ExitCode.OK and record.passed:
-        console.print("[green]all steps and checks passed[/green]")
         return ExitStatus.OK
-    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        console.print(f"[red]the checks did not complete (pytest exit {int(code)})[/red]")
     return ExitStatus.FAILED
 
 
-def _unlock(args: argparse.Namespace, console: Console) -> ExitStatus:
+def _unlock(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> ExitStatus:
     """Clear the node lock of the hosts (all, or --limit), saying who held each."""
     cluster = _load(args, ("base",))
     hosts = _hosts(cluster, args.limit)
@@ -389,25 +452,42 @@ def _close(nr: object) -> None:
                 host.close_connections()
 
 
+def _report(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> ExitStatus:
+    return ExitStatus(handover.report_command(args, console))
+
+
+#: The subcommands, in the order ``runbook --help`` lists them: a new one is one entry here.
+COMMANDS: tuple[Command, ...] = (
+    Command("list", "the numbered runbooks with a one-line description each", _no_arguments,
+            _list),
+    Command("run", "run runbooks in order, each followed by its checks", _run_arguments,
+            _execute, nodes=True),
+    Command("verify", "the checks only: post-change verification", _verify_arguments,
+            _execute, nodes=True),
+    Command("unlock", "clear the node lock a run left behind (shows who held it)",
+            lambda p: _targets(p, reports=False), _unlock, nodes=True),
+    Command("report", "render the handover report of a run record again and print its path",
+            _report_arguments, _report),
+    Command("lab", "the two-node lab on this machine", _lab_arguments, _lab),
+    Command("drill", drill.HELP, drill.arguments,
+            lambda a, c, v: ExitStatus(drill.handle(a, c, v)), nodes=True),
+)
+
+
 def run(argv: Sequence[str] | None = None, console: Console | None = None) -> ExitStatus:
-    console = console or Console(highlight=False, soft_wrap=True)
+    console = console or Console(highlight=False)
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return ExitStatus.OK if exc.code == 0 else ExitStatus.USAGE
+    command = next(c for c in COMMANDS if c.name == args.command)
     try:
-        if args.command == "list":
-            return _list(console)
-        if args.command == "lab":
-            return _lab(args, console)
-        if args.command == "report":
-            return ExitStatus(handover.report_command(args, console))
+        if not command.nodes:
+            return command.handle(args, console, argv)
         with interrupt.handling():
-            if args.command == "unlock":
-                return _unlock(args, console)
-            return _execute(args, console, argv)
+            return command.handle(args, console, argv)
     except (UnknownRunbook, InventoryError, UsageError) as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return ExitStatus.USAGE

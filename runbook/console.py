@@ -1,28 +1,70 @@
-"""Terminal output: one line per step per host, and progress while a step runs.
+"""Terminal output: a line per step per host, the checks folded per runbook and node, and the
+end of a run (counts, what failed with its finding, the report files, the handover last).
 
-On a terminal a spinner shows each node's last progress note; anywhere else (CI, a log
-file) a spinner would show nothing, so a long step prints a progress line per node at a
-steady interval instead (``  ha1  02-xen · reboot  waiting for SSH (40 s)``).
+Lines wrap on words at the console's width (``COLUMNS``): a line's head (host, step, status)
+is never split, and a message that does not fit after it goes on its own indented lines.
+
+On a terminal a spinner names the nodes still working with their last progress note;
+anywhere else (CI, a log file) a spinner would show nothing, so a long step prints a
+progress line per node at a steady interval instead
+(``  ha1  02-xen · reboot  waiting for SSH (40 s)``).
 """
 
 from __future__ import annotations
 
+import textwrap
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
+from rich.text import Text
 
 from runbook import progress
 from runbook.engine import Runbook, Step, StepOutcome
-from runbook.record import RunRecord
+from runbook.record import CheckRecord, RunRecord, StepRecord
 
 _STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "skipped": "dim",
-          "waited": "cyan", "interrupted": "bold magenta"}
+          "waited": "cyan", "interrupted": "bold magenta", "passed": "green",
+          "error": "bold red"}
 PROGRESS_INTERVAL = 10.0  # seconds between two progress lines in non-interactive output
+INDENT = 6  # where a message that does not fit beside its line's head starts
+CLUSTER = "cluster"  # the node column of a check that has no node (cluster-wide)
+
+
+MIN_ROOM = 24  # columns a message needs beside its head, else it starts on the next line
+
+
+def wrap(message: str, width: int, first: int, indent: int) -> list[str]:
+    """``message`` in lines of at most ``width`` columns, broken between words only: the first
+    line starts at column ``first``, the others at ``indent``. A word longer than a line (a
+    path) stands alone on its line, whole. Pure: the terminal tests rest on it."""
+    if not message:
+        return []
+    start = first if width - first >= MIN_ROOM else indent
+    lines = textwrap.wrap(message, width=width, initial_indent=" " * start,
+                          subsequent_indent=" " * indent, break_long_words=False,
+                          break_on_hyphens=False)
+    if start != first:
+        lines.insert(0, "")
+    return [line[first:] if i == 0 else line for i, line in enumerate(lines)]
+
+
+def print_line(console: Console, head: Text, message: str = "", *, indent: int = INDENT) -> None:
+    """``head`` then ``message``, wrapped on words at the console's width; the head is never
+    split and the message's next lines start at column ``indent``."""
+    if message and not head.plain.endswith(" "):
+        head = Text.assemble(head, "  ")
+    lines = wrap(message, console.width, head.cell_len, indent)
+    first = Text.assemble(head, lines[0]) if lines else head
+    first.rstrip()
+    console.print(first, soft_wrap=True)
+    for line in lines[1:]:
+        console.print(Text(line), soft_wrap=True)
 
 
 class ProgressLines:
@@ -38,11 +80,16 @@ class ProgressLines:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             for line in progress.lines(progress.current(), time.monotonic()):
-                self.console.print(escape(line), highlight=False)
+                self.console.print(escape(line), highlight=False, soft_wrap=False)
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def step_width(runbook: Runbook) -> int:
+    """The width of the step column for ``runbook``: its longest ``ID · step`` fits."""
+    return max((len(f"{runbook.id} · {s.name}") for s in runbook.steps), default=0)
 
 
 class StepPrinter:
@@ -55,25 +102,25 @@ class StepPrinter:
         self.interval = interval
         self._status: Status | None = None
         self._lines: ProgressLines | None = None
-        self._headline = ""
 
     def started(self, runbook: Runbook, step: Step, hosts: list[str]) -> None:
-        self._headline = f"{runbook.id} · {step.name} on {', '.join(hosts)} …"
         if self.console.is_terminal:
-            self._status = self.console.status(self._headline, spinner="dots")
+            text = progress.spinner_text(progress.current(), time.monotonic())
+            self._status = self.console.status(escape(text or f"{runbook.id} · {step.name}"),
+                                               spinner="dots")
             self._status.start()
         else:
             self._lines = ProgressLines(self.console, self.interval)
 
     def note(self, host: str, text: str) -> None:
-        """A progress note from a running step (e.g. waiting for a node to come back)."""
+        """A progress note (or, with no text, a node through the step): the spinner's text
+        names the nodes still working."""
         status = self._status
         if status is None:
             return
-        activity, now = progress.current(), time.monotonic()
-        notes = "; ".join(f"{h}: {activity.note_of(h)} ({progress.elapsed(activity, h, now):.0f} s)"
-                          for h in activity.hosts if activity.note_of(h))
-        status.update(escape(f"{self._headline} {notes}"))
+        line = progress.spinner_text(progress.current(), time.monotonic())
+        if line:
+            status.update(escape(line))
 
     def stop(self) -> None:
         """Stop the spinner or the progress lines (a step ended, or the run is stopping)."""
@@ -87,63 +134,137 @@ class StepPrinter:
     def done(self, runbook: Runbook, step: Step, rows: list[StepOutcome]) -> None:
         self.stop()
         width = max(len(r.host) for r in rows) if rows else 4
+        steps = max(step_width(runbook), len(f"{runbook.id} · {step.name}"))
         for row in rows:
-            status = row.status
-            status_text = "would change" if self.dry_run and status == "changed" else status
-            style = _STYLE[row.status]
-            line = (
-                f"  {escape(row.host):<{width}}  {escape(runbook.id)} · {escape(step.name):<12} "
-                f"[{style}]{status_text:<12}[/{style}] {row.duration:6.2f}s"
-            )
+            status = "would change" if self.dry_run and row.status == "changed" else row.status
+            status = status.ljust(12 if self.dry_run else 11)  # "would change", "interrupted"
+            head = Text.assemble(
+                f"  {row.host:<{width}}  ", f"{runbook.id} · {step.name}".ljust(steps), "  ",
+                (status, _STYLE[row.status]), f" {row.duration:6.2f}s")
             # A dry run's plan is the commands and diffs printed below; a task's account of
             # what it did ("wrote ...") would read as done, so only its "would ..." stays.
             planned = self.dry_run and row.status == "changed"
-            if row.message and row.status != "ok" and (
-                not planned or row.message.startswith("would")
-            ):
-                line += f"  {escape(row.message)}"
-            self.console.print(line, highlight=False)
+            shown = row.message and row.status != "ok" and (
+                not planned or row.message.startswith("would"))
+            print_line(self.console, head, row.message if shown else "")
             if self.dry_run:
                 self._plan(row)
 
     def _plan(self, row: StepOutcome) -> None:
-        for line in row.plan:
-            self.console.print(f"      {escape(line)}", highlight=False)
-        for cmd in row.commands:  # predicted commands the plan does not already name
-            if cmd.predicted and not any(cmd.command in line for line in row.plan):
-                self.console.print(f"      would run: {escape(cmd.command)}", highlight=False)
-        if row.diff:
-            self.console.print(escape(_indent(row.diff, "      ")), highlight=False)
-
-    def banner(self, text: str) -> None:
-        self.console.rule(escape(text))
+        lines = list(row.plan)
+        lines += [f"would run: {cmd.command}" for cmd in row.commands
+                  if cmd.predicted and not any(cmd.command in line for line in row.plan)]
+        for line in lines:
+            print_line(self.console, Text(" " * INDENT), line, indent=INDENT + 2)
+        for line in row.diff.rstrip("\n").splitlines():  # file content: never re-flowed
+            self.console.print(Text(" " * INDENT + line), soft_wrap=True)
 
 
-def _indent(text: str, prefix: str) -> str:
-    return "\n".join(prefix + line for line in text.rstrip("\n").splitlines())
+def fold_line(runbook: str, node: str, outcomes: Counter[str], node_width: int = 4,
+              id_width: int = 0) -> Text:
+    """``  01-base  ha1  9/9 checks passed`` (then ``, 1 failed``, ``, 2 skipped`` ...)."""
+    total = sum(outcomes.values())
+    passed = outcomes["passed"]
+    others = [(f"{outcomes[o]} {o}", _STYLE[o]) for o in ("failed", "error", "skipped")
+              if outcomes[o]]
+    parts: list[str | tuple[str, str]] = [
+        f"  {runbook:<{id_width}}  {node:<{node_width}}  ",
+        (f"{passed}/{total} checks passed", "green" if passed == total else "")]
+    for text, style in others:
+        parts += [", ", (text, style)]
+    return Text.assemble(*parts)
 
 
-def check_line(console: Console, nodeid: str, outcome: str, message: str = "") -> None:
-    style = {"passed": "green", "failed": "bold red", "skipped": "dim", "error": "bold red"}
-    color = style.get(outcome, "white")
-    text = f"  [{color}]{outcome:<7}[/{color}] {escape(nodeid)}"
-    if message:
-        text += f"\n           {escape(message)}"
-    console.print(text, highlight=False)
+def check_sentences(check: CheckRecord) -> list[str]:
+    """What a failed check found: its findings' sentences, else its failure line."""
+    if check.findings:
+        return [f.sentence() for f in check.findings]
+    return [check.finding or "failed, stating no finding"]
 
 
-def record_summary(
-    console: Console, record: RunRecord, files: Sequence[tuple[str, Path]], sha256: str
+def print_failed_check(console: Console, head: Text, check: CheckRecord, indent: int) -> None:
+    """The check (its runbook and description) after ``head``, then each finding below it."""
+    print_line(console, head, f"{check.runbook} · {check.description}", indent=indent)
+    for sentence in check_sentences(check):
+        print_line(console, Text(" " * indent), sentence, indent=indent + 2)
+
+
+class CheckPrinter:
+    """The checks as they end: failures at once with their finding; passed checks folded into
+    one line per runbook and node when the runbook's checks are through (each, with -v)."""
+
+    def __init__(self, console: Console, *, verbose: bool = False, id_width: int = 0) -> None:
+        self.console = console
+        self.verbose = verbose
+        self.id_width = id_width  # the longest runbook id of the run: the lines align
+        self._tallies: dict[str, dict[str, Counter[str]]] = {}  # runbook -> node -> outcomes
+
+    def check(self, check: CheckRecord) -> None:
+        node = check.host or CLUSTER
+        self._tallies.setdefault(check.runbook, {}).setdefault(node, Counter())[
+            check.outcome] += 1
+        if check.outcome not in ("failed", "error") and not self.verbose:
+            return
+        head = Text.assemble("  ", (f"{check.outcome:<7}", _STYLE.get(check.outcome, "")),
+                             f" {node}  ")
+        if check.outcome in ("failed", "error"):
+            print_failed_check(self.console, head, check, INDENT + 4)
+            return
+        skipped = f" ({check.finding})" if check.outcome == "skipped" and check.finding else ""
+        print_line(self.console, head, check.description + skipped, indent=INDENT + 4)
+
+    def runbook_done(self, runbook: str) -> None:
+        """Print the folded lines of ``runbook`` (once; nothing when it had no check)."""
+        tallies = self._tallies.pop(runbook, {})
+        width = max((len(n) for n in tallies), default=0)
+        for node, outcomes in tallies.items():
+            self.console.print(fold_line(runbook, node, outcomes, width, self.id_width),
+                               soft_wrap=False)
+
+    def flush(self) -> None:
+        for runbook in list(self._tallies):
+            self.runbook_done(runbook)
+
+
+def _failed_step_lines(steps: Sequence[StepRecord]) -> list[tuple[Text, str]]:
+    return [(Text.assemble("  ", ("failed ", "bold red"), f" {s.host}  {s.runbook} · {s.step}"),
+             s.message) for s in steps]
+
+
+def run_summary(
+    console: Console, record: RunRecord, files: Sequence[tuple[str, Path]], sha256: str,
+    handover: Path | None = None, *, verdict: str = "",
 ) -> None:
-    """The end of a run, from its record: the counts, unreachable hosts, the report files."""
-    ran_steps = bool(record.steps) or record.invocation.mode == "run"
-    console.print(record.totals.line(with_steps=ran_steps), highlight=False)
+    """The end of a run, from its record: one line of counts; what failed (node, check, the
+    finding); unreachable hosts; the verdict (``verdict`` when given: a dry run's); the report
+    files, the handover report last."""
+    ran_steps = bool(record.steps) or (record.invocation.mode == "run"
+                                       and not record.invocation.dry_run)
+    counts = record.totals.line(with_steps=ran_steps)
+    if len(counts) > console.width:  # a narrow terminal: the steps, then the checks
+        counts = counts.replace("; ", ";\n", 1)
+    console.print(counts, highlight=False, soft_wrap=True)
+    for head, message in _failed_step_lines(record.failed_steps):
+        print_line(console, head, message, indent=INDENT + 4)
+    if record.failed_checks:
+        console.print("failed checks:", style="bold red", soft_wrap=False)
+        width = max(len(c.host or CLUSTER) for c in record.failed_checks)
+        for check in record.failed_checks:
+            print_failed_check(console, Text(f"  {check.host or CLUSTER:<{width}}  "), check,
+                               width + 4)
     if record.interrupted is not None:
-        console.print(f"[bold magenta]{escape(record.interrupted.line())}[/bold magenta]",
-                      highlight=False)
+        console.print(Text(record.interrupted.line(), style="bold magenta"), soft_wrap=False)
     for host, reason in sorted(record.unreachable.items()):
-        console.print(f"[red]{escape(host)} unreachable:[/red] {escape(reason)}", highlight=False)
-    width = max(len(label) for label, _ in files) + 1
-    for label, path in files:
-        console.print(f"{label + ':':<{width}} {path}", highlight=False, soft_wrap=True)
-    console.print(f"{'sha256:':<{width}} {sha256}  (of the record)", highlight=False)
+        print_line(console, Text(f"{host} unreachable:", style="red"), reason)
+    if verdict:
+        console.print(verdict, highlight=False, soft_wrap=False)
+    elif record.passed:
+        console.print("all steps and checks passed" if ran_steps else "all checks passed",
+                      style="green", soft_wrap=False)
+    paths = [*files, ("sha256", None), *([("handover", handover)] if handover else [])]
+    width = max(len(label) for label, _ in paths) + 1
+    for label, path in paths:
+        value = f"{sha256}  (of the record)" if path is None else str(path)
+        # A path is never broken: the terminal wraps it whole, so it can be copied.
+        console.print(f"{label + ':':<{width}} {value}", highlight=False, soft_wrap=True,
+                      markup=False)

@@ -223,6 +223,7 @@ def _timed(task: Task, step: Step, durations: dict[str, float]) -> Result:
         return _execute_step(task, step)
     finally:
         durations[task.host.name] = time.monotonic() - began
+        progress.finished(task.host.name)  # the spinner names the nodes still working
 
 
 StepListener = Callable[[Runbook, Step, list[StepOutcome]], None]

@@ -33,10 +33,16 @@ class Activity:
     began: float = 0.0  # time.monotonic()
     notes: Mapping[str, Note] = field(default_factory=lambda: MappingProxyType({}))
     previous: str = ""  # the stage that ended last, for "interrupted after ..."
+    done: frozenset[str] = frozenset()  # hosts that finished the stage (the others still work)
 
     def note_of(self, host: str) -> str:
         note = self.notes.get(host)
         return note.text if note is not None else ""
+
+    @property
+    def working(self) -> tuple[str, ...]:
+        """The hosts of the stage that have not finished it yet, in stage order."""
+        return tuple(h for h in self.hosts if h not in self.done)
 
 
 _state = Activity()
@@ -64,6 +70,18 @@ def end() -> None:
             _state = Activity(previous=_state.stage)
 
 
+def finished(host: str) -> None:
+    """``host`` is through the running stage; the listener hears of it (its text is "")."""
+    global _state
+    with _lock:
+        if not _state.stage or host in _state.done:
+            return
+        _state = replace(_state, done=_state.done | {host})
+        listener = _listener
+    if listener is not None:
+        listener(host, "")
+
+
 def reset() -> None:
     """Forget everything (a new invocation, tests)."""
     global _state
@@ -72,7 +90,10 @@ def reset() -> None:
 
 
 def listen(listener: Listener | None) -> None:
-    """Route notes to ``listener(host, text)`` (the CLI's spinner); None stops it."""
+    """Route notes to ``listener(host, text)`` (the CLI's spinner); None stops it.
+
+    A host that finished the stage is told with an empty text.
+    """
     global _listener
     with _lock:
         _listener = listener
@@ -98,9 +119,10 @@ def elapsed(activity: Activity, host: str, now: float) -> float:
 
 
 def lines(activity: Activity, now: float) -> list[str]:
-    """One line per host of the running stage: ``  ha1  02-xen · reboot  waiting for SSH (40 s)``.
+    """One line per host still in the stage: ``  ha1  02-xen · reboot  waiting for SSH (40 s)``.
 
-    What non-interactive output prints at a steady interval instead of a spinner.
+    What non-interactive output prints at a steady interval instead of a spinner; a host
+    that is through the stage (waiting for the other) has no line.
     """
     if not activity.stage:
         return []
@@ -108,5 +130,19 @@ def lines(activity: Activity, now: float) -> list[str]:
     return [
         f"  {h:<{width}}  {activity.stage}  {activity.note_of(h) or 'running'} "
         f"({elapsed(activity, h, now):.0f} s)"
-        for h in activity.hosts
+        for h in activity.working
     ]
+
+
+def spinner_text(activity: Activity, now: float) -> str:
+    """What the spinner says: the stage and only the hosts still in it, with their notes.
+
+    ``02-xen · reboot · ha2: waiting for SSH (40 s)``; a host with no note is named alone.
+    """
+    if not activity.stage:
+        return ""
+    parts = []
+    for host in activity.working:
+        text = activity.note_of(host)
+        parts.append(f"{host}: {text} ({elapsed(activity, host, now):.0f} s)" if text else host)
+    return f"{activity.stage} · {', '.join(parts)}" if parts else activity.stage

@@ -12,7 +12,9 @@ requested (runbook.interrupt) no further check starts: the session ends as pytes
 
 from __future__ import annotations
 
+import contextlib
 import html
+import re
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +48,7 @@ class Invocation:
     nornir: Nornir
     runner: RunbookRun
     console: Console
+    verbose: bool = False  # -v: a line per passed check too (else folded per runbook, node)
     applied: set[str] = field(default_factory=set)
     checks: list[CheckRecord] = field(default_factory=list)  # in the order they ran
     record: RunRecord | None = None  # made when the session ends, before the HTML report
@@ -111,9 +114,26 @@ def _outcome(rep: pytest.TestReport) -> CheckOutcome:
     return "failed" if rep.when == "call" else "error"
 
 
+_SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z`\"'(/]|\s*$)")
+
+
+def first_sentence(doc: str) -> str:
+    """A docstring's first sentence on one line: a sentence ends at ``.``, ``!`` or ``?``
+    before a capital, a quote, a backtick, a parenthesis or a slash (so ``e.g. the`` and
+    ``Xen 3.2.0`` go on), or at the docstring's first blank line."""
+    paragraph = doc.strip().split("\n\n", 1)[0]
+    text = " ".join(paragraph.split())
+    end = _SENTENCE_END.search(text)
+    return text[: end.end()] if end else text
+
+
 class RunbookPlugin:
     def __init__(self, invocation: Invocation) -> None:
         self.inv = invocation
+        self.printer = console.CheckPrinter(
+            invocation.console, verbose=invocation.verbose,
+            id_width=max((len(rb.id) for rb in invocation.runbooks), default=0))
+        self._checking: str | None = None  # the runbook whose checks are running
         self._meta: dict[str, str] | None = None  # pytest-metadata's environment table
         self._setup_time: dict[str, float] = {}  # nodeid -> seconds its setup took
 
@@ -180,9 +200,17 @@ class RunbookPlugin:
             meta["Run record"] = self.inv.record_file.name
         self._meta = meta
 
+    def _fold(self) -> None:
+        """The folded lines of the runbook whose checks just ended."""
+        if self._checking is not None:
+            self.printer.runbook_done(self._checking)
+            self._checking = None
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         progress.end()
+        self._fold()
+        self.printer.flush()
         record = self.inv.finish()  # before pytest-html renders the report from it
         if self._meta is not None and record.invocation.ended is not None:
             self._meta["UTC end"] = f"{record.invocation.ended:%Y-%m-%d %H:%M:%S} UTC"
@@ -205,6 +233,12 @@ class RunbookPlugin:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self._stop_if_interrupted(item)
         rb = _runbook_of(item, self.inv.runbooks)
+        if rb is not None and rb.id != self._checking:
+            capture = item.config.pluginmanager.getplugin("capturemanager")
+            with (capture.global_and_fixture_disabled() if capture is not None
+                  else contextlib.nullcontext()):  # setup's output is captured otherwise
+                self._fold()
+            self._checking = rb.id
         if rb is not None and rb.id not in self.inv.applied:
             self._apply_up_to(rb, item)
             self._stop_if_interrupted(item)
@@ -255,7 +289,7 @@ class RunbookPlugin:
         outcome = yield
         rep = outcome.get_result()
         doc = getattr(getattr(item, "function", None), "__doc__", None) or item.name
-        rep.check_description = doc.strip().splitlines()[0]
+        rep.check_description = first_sentence(doc)
         rep.check_node = _node_of(item) or "both nodes"
         rep.check_findings = findings_of(call.excinfo.value if call.excinfo else None)
         if call.when == "setup" and rep.passed:
@@ -279,8 +313,7 @@ class RunbookPlugin:
         self, item: pytest.Item, rep: pytest.TestReport, evidence: list[CommandRecord]
     ) -> None:
         rb = _runbook_of(item, self.inv.runbooks)
-        self.inv.checks.append(
-            CheckRecord(
+        check = CheckRecord(
                 runbook=rb.id if rb else "",
                 nodeid=item.nodeid,
                 name=item.name,
@@ -291,15 +324,9 @@ class RunbookPlugin:
                 duration=self._setup_time.pop(item.nodeid, 0.0) + rep.duration,
                 evidence=evidence,
                 findings=list(getattr(rep, "check_findings", ())),
-            )
         )
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when != "call" and report.passed:
-            return
-        outcome = report.outcome if report.when == "call" or report.skipped else "error"
-        message = _crash_line(report) if report.failed else ""
-        console.check_line(self.inv.console, report.nodeid.split("::")[-1], outcome, message)
+        self.inv.checks.append(check)
+        self.printer.check(check)
 
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
         cells.insert(1, '<th class="sortable" data-column-type="node">Node</th>')

@@ -168,6 +168,11 @@ def test_the_cli_writes_html_junit_and_record_from_the_same_run(
     assert code == cli.ExitStatus.FAILED
     assert ("steps: 3 changed, 0 ok, 0 failed, 1 skipped; checks: 5 passed, 1 failed, "
             "0 skipped") in text
+    lines = text.splitlines()
+    failed_at = lines.index("failed checks:")
+    assert lines[failed_at + 1] == "  ha2  97-first · `hostname` prints the node's short name."
+    assert lines[failed_at + 2] == "       AssertionError: assert 'localhost' == 'ha2'"
+    assert lines[-1].startswith("handover: ")  # the auditor's document, last
     paths = {m[1]: Path(m[2]) for m in re.finditer(r"^(report|junit|record): +(\S+)$", text, re.M)}
     assert set(paths) == {"report", "junit", "record"}
     assert {p.stem for p in paths.values()} == {paths["record"].stem}
@@ -200,4 +205,11 @@ def test_verify_prints_no_step_counts(
                     str(checks_dir.path / "reports")], Console(file=out, width=200))
     assert code == cli.ExitStatus.OK
     assert "\nchecks: 6 passed, 0 failed, 0 skipped\n" in out.getvalue()
-    assert "steps:" not in out.getvalue() and "all steps and checks passed" in out.getvalue()
+    text = out.getvalue()
+    assert "steps:" not in text and "\nall checks passed\n" in text
+    # passed checks fold into one line per runbook and node
+    assert "  97-first   ha1  2/2 checks passed\n" in text
+    assert "  98-second  ha2  1/1 checks passed\n" in text
+    assert "test_hostname_is_the_short_name" not in text
+    assert text.splitlines()[-1].startswith("handover: ") and text.rstrip().endswith(
+        ".handover.html")
