@@ -66,6 +66,13 @@ def set_xend_settings(text: str, wanted: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def comment_out(text: str, key: str) -> str:
+    """``text`` with every active line of ``key`` commented out, as the guide wants
+    ``#(xend-relocation-hosts-allow ...)``: xend then uses its built-in '' (every host)."""
+    lines = [f"#{raw}" if _key_of(raw.strip()) == key else raw for raw in text.splitlines()]
+    return "\n".join(lines) + "\n"
+
+
 def _key_of(line: str) -> str | None:
     match = _SETTING.match(line)
     return match["key"] if match else None

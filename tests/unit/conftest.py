@@ -19,7 +19,8 @@ LAB_INVENTORY = Path(__file__).resolve().parents[2] / "inventory" / "lab"
 @pytest.fixture
 def cluster() -> ClusterInventory:
     return load_inventory(LAB_INVENTORY,
-                          require=("base", "xen", "lvm", "xen_tools", "domu", "drbd", "heartbeat"))
+                          require=("base", "xen", "lvm", "xen_tools", "domu", "drbd", "migration",
+                                   "heartbeat"))
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from runbook import nodelock
-from tests.unit import fakenode_heartbeat
+from tests.unit import fakenode_heartbeat, fakenode_migration
 
 UBUNTU_INTERFACES = """auto lo
 iface lo inet loopback
@@ -276,6 +276,8 @@ class FakeNode:
             return locked
         if (heartbeat := fakenode_heartbeat.answer(self, command)) is not None:
             return heartbeat
+        if (migration := fakenode_migration.answer(self, command)) is not None:
+            return migration
         if m := re.fullmatch(r"if \[ -e (\S+) \]; then cat -- \S+; else exit 3; fi", command):
             path = shlex.split(m[1])[0]
             return (self.files[path], "", 0) if path in self.files else ("", "", 3)

@@ -21,7 +21,7 @@ from runbook.inventory import ClusterInventory
 from runbook.plan import NodeChanger, NodeReader, PlannedTask
 from runbook.tasks import drbd
 from runbook.tasks.files import render
-from tests.unit import fakenode_heartbeat
+from tests.unit import fakenode_heartbeat, fakenode_migration
 from tests.unit.fakenode import FakeNode
 
 PACKAGE = Path(plan.__file__).resolve().parent
@@ -88,6 +88,7 @@ def test_dry_run_on_built_nodes_plans_nothing(
         assert tools is not None and drbd_settings is not None
         built.files["/etc/xen-tools/xen-tools.conf"] = render("xen-tools.conf.j2", t=tools)
         built.files["/etc/drbd.conf"] = drbd.conf_text(cluster, drbd_settings)
+        fakenode_migration.run_07(built, cluster, name)
         fakenode_heartbeat.run_08(built, cluster, name, "s3cret-ha-key")
     nr.inventory.hosts["ha1"].connections["netmiko"].connection.responder = fake_nodes["ha1"]
     nr.inventory.hosts["ha2"].connections["netmiko"].connection.responder = fake_nodes["ha2"]
