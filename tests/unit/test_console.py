@@ -113,7 +113,8 @@ def test_passed_checks_fold_into_one_line_per_runbook_and_node() -> None:
     printer.check(check("passed", None))
     printer.runbook_done("01-base")
     lines = text_of(console).splitlines()
-    assert lines[0] == "  failed  ha2  01-base · /etc/modules loads loop with the inventory's max_loop."
+    assert lines[0] == ("  failed  ha2  01-base · /etc/modules loads loop with the inventory's "
+                        "max_loop.")
     assert lines[1] == ('          /etc/modules on ha2: expected "loop max_loop=64", found no loop '
                         "line;")  # at once, the finding below its check, wrapped between words
     assert lines[2] == "            running max_loop is 8"

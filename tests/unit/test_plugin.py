@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from nornir.core import Nornir
+from nornir.core.task import Result
 from rich.console import Console
 
 from runbook import cli, engine, remote, report
@@ -213,3 +214,72 @@ def test_verify_prints_no_step_counts(
     assert "test_hostname_is_the_short_name" not in text
     assert text.splitlines()[-1].startswith("handover: ") and text.rstrip().endswith(
         ".handover.html")
+
+
+def test_the_description_is_the_docstrings_first_sentence() -> None:
+    from runbook.pytest_plugin import first_sentence
+
+    doc = '''Each resource is Secondary/Secondary when no DomU runs on it
+        (Secondary/Secondary when stopped). The rest says why.'''
+    assert first_sentence(doc) == ("Each resource is Secondary/Secondary when no DomU runs on "
+                                   "it (Secondary/Secondary when stopped).")
+    assert first_sentence("`xm info` reports Xen 3.2.0 as the inventory, e.g. the version.") == (
+        "`xm info` reports Xen 3.2.0 as the inventory, e.g. the version.")
+    assert first_sentence("No period at all\n\nA second paragraph.") == "No period at all"
+
+
+def dry_run(checks_dir: pytest.Pytester, fake_nr: Nornir, monkeypatch: pytest.MonkeyPatch,
+            inventory_dir: Path, *options: str, changed: bool = True) -> tuple[int, str]:
+    books = runbooks(checks_dir.path)
+    if not changed:
+        keep = engine.Step("keep", lambda task: Result(host=task.host, changed=False), "no-op")
+        books = [engine.Runbook(rb.id, rb.title, (keep,), rb.requires, rb.path, rb.checks_dir)
+                 for rb in books]
+    monkeypatch.setattr(engine, "discover", lambda: books)
+    monkeypatch.setattr(cli, "open_nornir", lambda inv, **kw: fake_nr)
+    out = StringIO()
+    code = cli.run(["run", "97", "98", "--dry-run", *options, "-i", str(inventory_dir),
+                    "--report-dir", str(checks_dir.path / "reports")],
+                   Console(file=out, width=80))
+    return code, out.getvalue()
+
+
+def test_a_dry_run_with_changes_exits_2_with_detailed_exitcode_and_writes_the_plan(
+    checks_dir: pytest.Pytester, fake_nr: Nornir, monkeypatch: pytest.MonkeyPatch,
+    inventory_dir: Path,
+) -> None:
+    code, text = dry_run(checks_dir, fake_nr, monkeypatch, inventory_dir, "--detailed-exitcode")
+    assert code == 2
+    files = {m[1]: Path(m[2]) for m in re.finditer(r"^(junit|record|handover): +(\S+)$", text,
+                                                    re.M)}
+    assert set(files) == {"junit", "record", "handover"}
+    assert text.splitlines()[-1].startswith("handover: ")
+    record = read(files["record"])
+    assert record.invocation.mode == "plan" and record.invocation.dry_run
+    assert {s.status for s in record.steps} == {"changed"} and record.checks == []
+    assert files["record"].name.split("-")[1] == "plan"
+    suite = ET.parse(files["junit"]).getroot().find("testsuite[@name='runbook-steps']")
+    assert suite is not None and len(suite) == 4
+    assert "Dry run" in files["handover"].read_text()
+    assert "4 step(s) would change something" in text
+
+
+def test_a_dry_run_exits_0_without_detailed_exitcode_and_when_nothing_would_change(
+    checks_dir: pytest.Pytester, fake_nr: Nornir, monkeypatch: pytest.MonkeyPatch,
+    inventory_dir: Path,
+) -> None:
+    assert dry_run(checks_dir, fake_nr, monkeypatch, inventory_dir)[0] == 0
+    code, text = dry_run(checks_dir, fake_nr, monkeypatch, inventory_dir,
+                         "--detailed-exitcode", changed=False)
+    assert code == 0 and "nothing would change" in text
+
+
+def test_detailed_exitcode_needs_dry_run(
+    checks_dir: pytest.Pytester, fake_nr: Nornir, monkeypatch: pytest.MonkeyPatch,
+    inventory_dir: Path,
+) -> None:
+    monkeypatch.setattr(engine, "discover", lambda: runbooks(checks_dir.path))
+    out = StringIO()
+    code = cli.run(["run", "97", "--detailed-exitcode", "-i", str(inventory_dir)],
+                   Console(file=out, width=80))
+    assert code == cli.ExitStatus.USAGE and "goes with --dry-run" in out.getvalue()

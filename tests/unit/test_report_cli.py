@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from io import StringIO
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from runbook import cli, report
@@ -132,3 +135,29 @@ def test_unknown_limit_host_is_exit_2() -> None:
 def test_bad_arguments_are_exit_2() -> None:
     assert run_cli("run")[0] == 2
     assert run_cli("frobnicate")[0] == 2
+
+
+def test_help_lists_exactly_the_registered_subcommands() -> None:
+    out = StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli.run(["--help"], Console(file=StringIO())) == cli.ExitStatus.OK
+    text = out.getvalue()
+    listed = re.findall(r"^    ([a-z]+) +\S", text, re.M)
+    assert listed == [c.name for c in cli.COMMANDS]
+    assert set(listed) >= {"list", "run", "verify", "unlock", "report", "lab"}
+
+
+def test_a_subcommand_is_one_entry_in_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+
+    def hello(args: object, console: Console, argv: object) -> cli.ExitStatus:
+        seen.append("hello")
+        return cli.ExitStatus.OK
+
+    extra = cli.Command("hello", "say hello", lambda p: None, hello)
+    monkeypatch.setattr(cli, "COMMANDS", (*cli.COMMANDS, extra))
+    out = StringIO()
+    with contextlib.redirect_stdout(out):
+        cli.run(["--help"], Console(file=StringIO()))
+    assert re.search(r"^    hello +say hello$", out.getvalue(), re.M)
+    assert cli.run(["hello"], Console(file=StringIO())) == cli.ExitStatus.OK and seen == ["hello"]
