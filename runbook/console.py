@@ -136,8 +136,8 @@ class StepPrinter:
         width = max(len(r.host) for r in rows) if rows else 4
         steps = max(step_width(runbook), len(f"{runbook.id} · {step.name}"))
         for row in rows:
-            status = "would change" if self.dry_run and row.status == "changed" else row.status
-            status = status.ljust(12 if self.dry_run else 11)  # "would change", "interrupted"
+            shown_as = "would change" if self.dry_run and row.status == "changed" else row.status
+            status = shown_as.ljust(12 if self.dry_run else 11)  # "would change", "interrupted"
             head = Text.assemble(
                 f"  {row.host:<{width}}  ", f"{runbook.id} · {step.name}".ljust(steps), "  ",
                 (status, _STYLE[row.status]), f" {row.duration:6.2f}s")
