@@ -17,12 +17,13 @@ from runbook.tasks import domu, migration
 REQUIRES = ("base", "domu", "drbd", "migration")
 
 STEPS = [
+    Step("placement", domu.find_domus, "where each DomU runs, per node"),
+    Step("start-domus", migration.start_at_home,
+         "xm create on the home node if it runs nowhere (the restart must keep it running)"),
     Step("xend-config", migration.write_xend_config,
          "/etc/xen/xend-config.sxp: relocation server, port, address, hosts-allow"),
     Step("xend-restart", migration.restart_xend,
          "/etc/init.d/xend restart when xend predates its config; DomUs keep running"),
-    Step("placement", domu.find_domus, "where each DomU runs, per node"),
-    Step("start-domus", migration.start_at_home, "xm create on the home node if not running"),
     Step("migrate-away", migration.migrate_away,
          "xm migrate NAME <peer>X --live from the home node, prober pinging the DomU"),
     Step("migrate-back", migration.migrate_back,
