@@ -350,3 +350,67 @@ def test_real_drbdadm_parses_what_render_dump_83_prints(tmp_path: Path) -> None:
                             text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert conf.parse_dump(result.stdout)["test-disk"].rate == 90 * 1024 ** 2
+
+
+# ----------------------------------------------------------------------------- host side
+
+
+@pytest.fixture
+def lab_root(tmp_path: Path) -> Path:
+    """A lab folder as `lab up` leaves it, enough for xenlab.drbd: lab.json and node states."""
+    state = tmp_path / ".lab" / "rbdu"
+    for node in ("ha1", "ha2"):
+        (state / "nodes" / node / "state" / "drbd").mkdir(parents=True)
+        (state / "nodes" / node / "state" / "disks" / "lv" / "vg").mkdir(parents=True)
+    (state / "lab.json").write_text("{}\n")
+    return tmp_path
+
+
+def test_domu_last_write_is_the_highest_acknowledged_on_any_node(lab_root: Path) -> None:
+    from xenlab import drbd
+
+    assert drbd.domu_last_write("rbdu", "t", lab_root) is None
+    state = lab_root / ".lab" / "rbdu" / "nodes"
+    (state / "ha1" / "state" / "drbd" / "domu-t.json").write_text('{"acked": 41}')
+    (state / "ha2" / "state" / "drbd" / "domu-t.json").write_text('{"acked": 57}')
+    assert drbd.domu_last_write("rbdu", "t", lab_root) == 57
+
+
+def test_disk_seq_reads_the_guests_last_block(lab_root: Path) -> None:
+    from xenlab import drbd
+
+    lv = lab_root / ".lab" / "rbdu" / "nodes" / "ha2" / "state" / "disks" / "lv" / "vg" / "r0"
+    with open(lv, "wb") as fh:
+        fh.truncate(64 * 1024)
+        fh.seek(60 * 1024)
+        fh.write(b"LABSEQ t 00000000000000000123\n")
+    assert drbd.disk_seq("rbdu", "ha2", "vg", "r0", lab_root) == 123
+    assert drbd.disk_seq("rbdu", "ha1", "vg", "r0", lab_root) is None  # no such LV
+    assert drbd.parse_seq(b"garbage") is None
+
+
+def test_fail_and_repair_disk_edit_the_nodes_failed_list(lab_root: Path) -> None:
+    from xenlab import drbd
+
+    lv = lab_root / ".lab" / "rbdu" / "nodes" / "ha1" / "state" / "disks" / "lv" / "vg" / "r0"
+    lv.write_bytes(b"")
+    failed = lv.parents[3] / "drbd" / "failed-disks"
+    drbd.fail_disk("rbdu", "ha1", "vg", "r0", lab_root)
+    drbd.fail_disk("rbdu", "ha1", "vg", "r0", lab_root)
+    assert failed.read_text() == "vg/r0\n"
+    drbd.repair_disk("rbdu", "ha1", "vg", "r0", lab_root)
+    assert failed.read_text() == ""
+    with pytest.raises(drbd.DrbdLabError, match="has no logical volume vg/nope"):
+        drbd.fail_disk("rbdu", "ha1", "vg", "nope", lab_root)
+    with pytest.raises(drbd.DrbdLabError, match="unknown node"):
+        drbd.proc_drbd("rbdu", "ha3", lab_root)
+    assert drbd.proc_drbd("rbdu", "ha1", lab_root) == ""  # no module socket: not loaded
+
+
+def test_the_module_and_the_host_agree_on_the_record_block() -> None:
+    from xenlab import drbd
+
+    module = sim_module("drbd_module")
+    block = module.seq_record("test", 9876)
+    assert len(block) == 4096
+    assert module.parse_seq(block) == ("test", 9876) == drbd.parse_seq(block)
