@@ -254,7 +254,8 @@ def _load(args: argparse.Namespace, requires: Sequence[str]) -> ClusterInventory
     folder = (args.inventory or default_inventory()).resolve()
     limit = [h.strip() for h in args.limit.split(",") if h.strip()]
     check = ConnectCheck(hosts=limit or None, strict_host_keys=not args.no_host_key_check)
-    return load_inventory(folder, require=requires or ("base",), connect=check)
+    # "identity": the cluster name and sign-off of the handover report every run writes
+    return load_inventory(folder, require=(*(requires or ("base",)), "identity"), connect=check)
 
 
 def _execute(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> ExitStatus:

@@ -25,6 +25,7 @@ from runbook.inventory.hosts import (
     read_entries,
     read_entry,
 )
+from runbook.inventory.identity import IdentitySettings, identity_of
 from runbook.inventory.lvm import LvmSettings
 from runbook.inventory.migration import MigrationSettings
 from runbook.inventory.sections import needed_sections
@@ -73,6 +74,7 @@ class ClusterInventory:
     nodes: dict[str, NodeSettings]
     ssh: dict[str, SshSettings]
     domus: tuple[DomU, ...] = ()  # section "domu": the cluster's DomUs, in inventory order
+    identity: IdentitySettings = field(default_factory=IdentitySettings)  # section "identity"
     # The hosts, groups and defaults as read: open_nornir builds Nornir's inventory from them
     # instead of reading the files again. None only for an inventory made by hand.
     layout: Layout | None = field(default=None, repr=False, compare=False)
@@ -179,5 +181,6 @@ def load_inventory(
         nodes=nodes,
         ssh={name: s for name, s in ssh.items() if s is not None},
         domus=views[0].shared.get("domus", ()) if views else (),
+        identity=identity_of(views),
         layout=layout,
     )

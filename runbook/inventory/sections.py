@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from runbook.inventory import base, domu, drbd, heartbeat, lvm, migration, xen, xen_tools
 from runbook.inventory.hosts import Section
+from runbook.inventory.identity import SECTION as IDENTITY
 
 #: The setting sections, by the name runbooks require them with. "base" is always checked.
 SECTIONS: dict[str, Section] = {
@@ -22,6 +23,7 @@ SECTIONS: dict[str, Section] = {
     "drbd": drbd.SECTION,
     "migration": migration.SECTION,
     "heartbeat": heartbeat.SECTION,
+    "identity": IDENTITY,  # the cluster's name and sign-off (the handover report)
 }
 
 
