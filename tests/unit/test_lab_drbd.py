@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -414,3 +415,85 @@ def test_the_module_and_the_host_agree_on_the_record_block() -> None:
     block = module.seq_record("test", 9876)
     assert len(block) == 4096
     assert module.parse_seq(block) == ("test", 9876) == drbd.parse_seq(block)
+
+
+# ----------------------------------------------------------------------------- module states
+
+CONF_NET = {"local": "10.0.0.1", "local_port": 7788, "peer": "10.0.0.2", "peer_port": 7788,
+            "protocol": "C", "ping_int": 10.0, "ping_timeout": 0.5, "timeout": 6.0,
+            "connect_int": 10.0, "two_primaries": False, "after_sb_0pri": "disconnect",
+            "after_sb_1pri": "disconnect", "after_sb_2pri": "disconnect",
+            "discard_my_data": False}
+
+
+@pytest.fixture
+def minor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A minor of the module with a 64 KiB "disk", no network, its kernel log in tmp_path."""
+    module = sim_module("drbd_module")
+    monkeypatch.setattr(module, "LOG_FILES", (str(tmp_path / "kern.log"),))
+    m = module.Minor(module.Module(str(tmp_path)), 1, "r0")
+    m.disk, m.size, m.nbits = "Inconsistent", 65536, 16
+    m.bitmap = bytearray(2)
+    m.uuids = [4, 0, 0, 0]
+    return m
+
+
+def kern_log(m: Any) -> str:
+    return Path(m.module.root, "kern.log").read_text()
+
+
+def test_primary_needs_uptodate_data_unless_forced(minor: Any) -> None:
+    failure = sim_module("drbd_module").Failure
+    with pytest.raises(failure) as refused:
+        minor.primary(False)
+    assert (refused.value.code, str(refused.value)) == (
+        -2, "Refusing to be Primary without at least one UpToDate disk")
+    minor.primary(True)
+    assert (minor.role, minor.disk) == ("Primary", "UpToDate")
+    assert minor.uuids[1] == 4 and minor.uuids[0] not in (0, 4)  # a new data generation
+    log = kern_log(minor)
+    assert "block drbd1: Forced to consider local data as UpToDate!" in log
+    assert "block drbd1: role( Secondary -> Primary ) " in log
+
+
+def test_held_open_device_stays_primary_and_discard_needs_secondary(minor: Any) -> None:
+    failure = sim_module("drbd_module").Failure
+    minor.primary(True)
+    minor.open_by["domain:t"] = 0.0
+    with pytest.raises(failure) as held:
+        minor.secondary()
+    assert (held.value.code, str(held.value)) == (-12, "Device is held open by someone")
+    with pytest.raises(failure) as discard:
+        minor.net_up({**CONF_NET, "discard_my_data": True})
+    assert discard.value.code == 123
+
+
+def test_split_brain_at_the_handshake_drops_to_standalone(minor: Any) -> None:
+    minor.disk, minor.role, minor.uuids = "UpToDate", "Primary", [0x3000, 0x1000, 0, 0]
+    minor.net = dict(CONF_NET)
+    minor.handshake({"uuids": [0x4000, 0x1000, 0, 0], "disk": "UpToDate", "role": "Primary",
+                     "changes": 3, "discard": False}, b"", CONF_NET)
+    assert (minor.cstate, minor.net, minor.peer_disk) == ("StandAlone", None, "DUnknown")
+    log = kern_log(minor)
+    assert "block drbd1: Split-Brain detected, dropping connection!" in log
+    assert "block drbd1: helper command: /sbin/drbdadm split-brain minor-1" in log
+
+
+def test_handshake_picks_the_sync_direction(minor: Any) -> None:
+    minor.disk, minor.uuids = "UpToDate", [0x1000, 0, 0, 0]
+    minor.net = dict(CONF_NET)
+    # the peer went on (its bitmap UUID is our current): we become SyncTarget of its blocks
+    peer_bitmap = bytes([0b101, 0])
+    minor.handshake({"uuids": [0x2000, 0x1000, 0, 0], "disk": "UpToDate", "role": "Primary",
+                     "changes": 2, "discard": False}, peer_bitmap, CONF_NET)
+    assert (minor.cstate, minor.disk, minor.rs_total) == ("SyncTarget", "Inconsistent", 2)
+    assert "Began resync as SyncTarget (will sync 8 KB [2 bits set])." in kern_log(minor)
+
+
+def test_a_primary_never_becomes_sync_target(minor: Any) -> None:
+    minor.disk, minor.role, minor.uuids = "UpToDate", "Primary", [0x1000, 0, 0, 0]
+    minor.net = dict(CONF_NET)
+    minor.handshake({"uuids": [0x2000, 0x1000, 0, 0], "disk": "UpToDate", "role": "Secondary",
+                     "changes": 0, "discard": False}, b"", CONF_NET)
+    assert minor.cstate == "StandAlone"
+    assert "I shall become SyncTarget, but I am primary!" in kern_log(minor)
