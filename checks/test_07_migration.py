@@ -108,9 +108,11 @@ def test_relocation_listens_on_the_crossover_only(node: NodeSettings,
                            "/etc/init.d/xend restart to apply it")
     port = wanted.relocation_port
     on_port = sorted(a for a, p in migration[node].get(LISTENING) if p == port)
-    expected = [relocation_address(wanted, node) or "0.0.0.0"]
+    # an open address ('', every interface) is the inventory's explicit choice, flagged here
+    expected = [relocation_address(wanted, node) or str(node.crossover.address)]
     expect(on_port, expected, node=node, subject=f"listening on TCP port {port} (netstat -ltn)",
-           note="the inventory's relocation_address is 'any'" if wanted.open_address else "")
+           note="inventory migration.relocation_address is 'any' (the guide's '': every "
+                "interface)" if wanted.open_address else "")
 
 
 def test_drbd_allows_two_primaries(node: NodeSettings, migration: Gathered) -> None:
