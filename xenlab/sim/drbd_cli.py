@@ -563,7 +563,9 @@ def init_start() -> int:
         resources = [r for r in drbd_conf.load(CONF).values() if hostname() in r.hosts]
     except drbd_conf.ConfError as exc:
         err(str(exc))  # drbdadm sh-nop shows the configuration's errors
-        resources = []
+        out("Starting DRBD resources:    ")
+        load_module()
+        return 20  # adjust_with_progress: `drbdadm -d -n res adjust all` || exit 20
     out("Starting DRBD resources:    ")
     load_module()
     out("[ ")
