@@ -32,8 +32,9 @@ def attach(resource: str, node: str | None = None, domain: str | None = None) ->
     me = res.me(socket.gethostname()) if res is not None else None
     if res is None or me is None:
         raise RuntimeError(f"'{resource}' not defined in your config.")
-    if not drbd_cli.loaded():
-        raise RuntimeError(f"Could not stat(\"{me.device}\"): No such file or directory")
+    if not drbd_cli.loaded():  # what drbdadm's drbdsetup child says without the module
+        raise RuntimeError(drbd_cli.MISSING_DRIVER.rstrip("\n") + "\nCommand '/sbin/drbdsetup "
+                           f"{me.minor} primary' terminated with exit code 20")
     if drbd_cli.show_state(me.minor, "role").split("/")[0] != "Primary":
         reply = drbd_cli.request("primary", minor=me.minor, force=False)
         if reply is None or not reply.get("ok"):
