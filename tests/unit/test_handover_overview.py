@@ -219,7 +219,7 @@ def test_gather_asks_every_node_once_for_every_fact(nr: Nornir,
         read = overview.reads[host]
         assert read.error == "" and read.sent <= read.received
         assert list(read.results) == wanted  # in order: the clock first and last
-    assert overview.cluster.name == "lab" and [n.fqdn for n in overview.cluster.nodes] == [
+    assert overview.cluster.name == "xen-ha-lab" and [n.fqdn for n in overview.cluster.nodes] == [
         "ha1.domain.local", "ha2.domain.local"]
     assert overview.cluster.domus[0].memory_mib == 384
     for host in ("ha1", "ha2"):  # one round trip: the journal holds exactly the overview
