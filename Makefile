@@ -73,3 +73,9 @@ lab-down: venv
 
 clean: lab-down
 	rm -rf $(VENV) *.egg-info
+
+## install-path: put `runbook` on PATH: a link in /usr/local/bin to this checkout's venv (root)
+.PHONY: install-path
+install-path: venv
+	ln -sfn $(abspath $(BIN))/runbook /usr/local/bin/runbook
+	@echo "/usr/local/bin/runbook -> $(abspath $(BIN))/runbook"
