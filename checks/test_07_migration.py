@@ -64,16 +64,18 @@ def test_relocation_settings(node: NodeSettings, cluster: ClusterInventory,
                 if found.get(key, "" if key == "xend-relocation-address" else None) != value]
     allow = found.get("xend-relocation-hosts-allow", "")
     expected_allow = hosts_allow(wanted, peer)
-    if allow == "" or expected_allow is None:
+    only_peer = f"only {peer.crossover_name} ({peer.crossover.address})"
+    if expected_allow is None:  # the inventory chose the guide's open relocation: flagged
         problems.append(finding(
             subject=XEND_CONFIG_PATH, key="xend-relocation-hosts-allow", node=node,
-            expected=f"only {peer.crossover_name} ({peer.crossover.address})",
-            found="empty or commented out: ANY host that reaches the port may push a domain "
-                  "into this dom0",
-            note="inventory migration.hosts_allow is 'any'" if wanted.open_hosts else ""))
+            expected=only_peer, found=repr(allow) if allow else "commented out: ANY host that "
+            "reaches the port may push a domain into this dom0",
+            note="inventory migration.hosts_allow is 'any' (the guide's setting)"))
     elif allow != expected_allow:
-        problems.append(finding(subject=XEND_CONFIG_PATH, key="xend-relocation-hosts-allow",
-                                node=node, expected=expected_allow, found=allow))
+        problems.append(finding(
+            subject=XEND_CONFIG_PATH, key="xend-relocation-hosts-allow", node=node,
+            expected=expected_allow, found=repr(allow) if allow else "empty or commented out: "
+            "ANY host that reaches the port may push a domain into this dom0"))
     fail_if(problems)
 
 
