@@ -36,6 +36,7 @@ from runbook.facts.heartbeat import (
     HA_CF_TEXT,
     HARESOURCES,
     HARESOURCES_TEXT,
+    HB_GENERATION,
     HB_STATUS,
     HEARTBEAT_INIT,
     RSC_STATUS,
@@ -80,6 +81,7 @@ PACKAGE = "heartbeat"
 SCRIPT_MODE = 0o755
 AUTHKEYS_MODE = 0o600
 POLL_S = 1.0
+RESTART_WAIT_S = 10.0  # a reload's restart-exec follows its signal within a second or two
 
 
 def settings_of(node: NodeReader) -> HeartbeatSettings:
@@ -505,21 +507,26 @@ def start_refusals(views: Sequence[HeartbeatView], domus: Sequence[DomU],
 
 @dataclass(frozen=True)
 class StartHeartbeat:
-    """/etc/init.d/heartbeat start, then wait for the peer active and this node's group held
-    (its home DomUs running): both nodes start in the same step, each waits for the other."""
+    """/etc/init.d/heartbeat start (or reload: ``heartbeat -r`` keeps the resources), then wait
+    for the peer active and this node's group held (its home DomUs running): both nodes act in
+    the same step, each waits for the other."""
 
     peer_fqdn: str
     home_domus: tuple[str, ...]
     timeout_s: int
+    verb: str = "start"
 
     def describe(self) -> str:
-        return f"run: {HEARTBEAT_INIT} start (then wait for {self.peer_fqdn} active, at most " \
-               f"{self.timeout_s}s)"
+        return f"run: {HEARTBEAT_INIT} {self.verb} (then wait for {self.peer_fqdn} active, " \
+               f"at most {self.timeout_s}s)"
 
     def apply(self, node: NodeChanger) -> str:
+        generation = node.fact(HB_GENERATION)
         began = time.monotonic()
-        node.note("starting heartbeat")
-        node.change(f"{HEARTBEAT_INIT} start", timeout=120)
+        node.note(f"heartbeat {self.verb}")
+        node.change(f"{HEARTBEAT_INIT} {self.verb}", timeout=120)
+        if self.verb == "reload":
+            wait_for_restart(node, generation)
         active_after: float | None = None
         seen = "no answer yet"
         while (waited := time.monotonic() - began) < self.timeout_s:
@@ -535,13 +542,26 @@ class StartHeartbeat:
                     active_after = waited
                 if active_after is not None and held in ("local", "all") and all(
                         d in guests for d in self.home_domus):
-                    return (f"started heartbeat: {self.peer_fqdn} active after "
+                    done = "started" if self.verb == "start" else "reloaded (its files changed)"
+                    return (f"{done} heartbeat: {self.peer_fqdn} active after "
                             f"{active_after:.1f}s, own group held ({held}) after {waited:.1f}s")
             node.note(f"waiting for heartbeat ({seen})")
             time.sleep(POLL_S)
-        raise StepFailed(f"heartbeat started but after {self.timeout_s}s: {seen} (want "
+        raise StepFailed(f"heartbeat {self.verb} ran but after {self.timeout_s}s: {seen} (want "
                          f"{self.peer_fqdn} active and this node's group held; see "
                          "/var/log/ha-debug)")
+
+
+def wait_for_restart(node: NodeChanger, generation: str | None) -> None:
+    """A reload signals heartbeat, which restarts itself in place (a new generation) when its
+    ha.cf changed: until then cl_status still answers from the old one, so wait for it."""
+    began = time.monotonic()
+    while time.monotonic() - began < RESTART_WAIT_S:
+        if node.fact(HB_GENERATION) != generation:
+            return
+        node.note("waiting for heartbeat to restart with its new files")
+        time.sleep(POLL_S / 2)
+    # no restart: heartbeat re-read the files in place (authkeys alone needs none)
 
 
 def plan_start(here: str, views: Mapping[str, HeartbeatView], rewritten: set[str],
@@ -562,14 +582,11 @@ def plan_start(here: str, views: Mapping[str, HeartbeatView], rewritten: set[str
     refusals = start_refusals(ordered, domus, starting)
     if refusals:
         raise Refused("not starting heartbeat: " + "; ".join(refusals))
-    if here in starting:
+    if here in starting or here in reloading:
         peer = next(n for n in nodes if n != here)
         own = tuple(d.name for d in domus if d.home == here)
-        return plan_of([StartHeartbeat(nodes[peer].fqdn, own, hb.start_timeout_s)],
-                       predictions=predictions)
-    if here in reloading:
-        return plan_of([RunCommand(f"{HEARTBEAT_INIT} reload",
-                                   done="reloaded heartbeat (its files changed)")],
+        verb = "start" if here in starting else "reload"
+        return plan_of([StartHeartbeat(nodes[peer].fqdn, own, hb.start_timeout_s, verb)],
                        predictions=predictions)
     return plan_of(notes=[f"heartbeat already running here; starting on "
                           f"{', '.join(sorted(starting)) or 'no node'}"],

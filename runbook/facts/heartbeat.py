@@ -113,6 +113,8 @@ def resource_status(script: str) -> Fact[XendomainsStatus]:
                        (0, 1, 3))
 
 
+#: Heartbeat's generation, one more at each start (also the restart-exec a reload may make).
+HB_GENERATION = file_content("/var/lib/heartbeat/hb_generation")
 XENDOMAINS_INIT_TEXT = file_content(XENDOMAINS_INIT)
 HA_CF_TEXT = file_content(HA_CF)
 HARESOURCES_TEXT = file_content(HARESOURCES)

@@ -4,7 +4,9 @@ One scenario in file order: the runbooks before 08 on fresh nodes, then 08 from 
 started on both nodes, the DomU on its home node, the checks passing), a second run with no
 change, a verify, then heartbeat stopped on both and each refusal of the start that the lab can
 make real (a node whose `uname -n` is not in ha.cf, a DRBD resource not connected, the DomU
-running away from its home node, no key), and a last run that starts it again. The key never
+running away from its home node, no key), and a last run that starts it again; before the
+refusals, a changed ha.cf on the running cluster reloads heartbeat on both nodes, the DomU
+running on. Step outcomes are read from each run's record. The key never
 appears in the terminal output, the reports or the run record. Timings are printed (pytest -s).
 The lab comes down even when a test fails.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -21,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from runbook import engine
 from tests.integration.labtools import LAB_TESTS, own_lab, ssh
@@ -33,8 +37,6 @@ PORT_BASE = 2511
 KEY = "hb-Lab-key-5f1c9e"
 PASSWORD = "Lab-DomU-pw-2511"
 RUNBOOK = str(Path(sys.executable).parent / "runbook")
-STEP = re.compile(r"^\s+(ha[12])\s+(\d\d-[a-z-]+) · (\S+)\s+"
-                  r"(ok|changed|failed|skipped|waited|would change)\s+[\d.]+s\s*(.*)$")
 STARTED = re.compile(r"active after ([\d.]+)s, own group held \((\w+)\) after ([\d.]+)s")
 BEFORE_08 = [rb.id[:2] for rb in engine.discover() if rb.id < "08"]
 
@@ -51,12 +53,13 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def runbook(lab: manager.LabInfo, *args: str, reports: Path | None = None,
-            key: str | None = KEY) -> subprocess.CompletedProcess[str]:
+            key: str | None = KEY, inventory: Path | None = None,
+            ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "RUNBOOK_HA_AUTHKEY"}
     env["RUNBOOK_DOMU_PASSWORD"] = PASSWORD
     if key is not None:
         env["RUNBOOK_HA_AUTHKEY"] = key
-    extra = ["-i", str(lab.inventory_dir)]
+    extra = ["-i", str(inventory or lab.inventory_dir)]
     if reports is not None:
         extra += ["--report-dir", str(reports)]
     return subprocess.run([RUNBOOK, *args, *extra], capture_output=True, text=True,
@@ -64,8 +67,11 @@ def runbook(lab: manager.LabInfo, *args: str, reports: Path | None = None,
 
 
 def steps(output: str) -> dict[tuple[str, str, str], tuple[str, str]]:
-    """(host, runbook, step) -> (status, message) for every step line of a run."""
-    return {(m[1], m[2], m[3]): (m[4], m[5]) for m in map(STEP.match, output.splitlines()) if m}
+    """(host, runbook, step) -> (status, message) of every step of a run, from its record."""
+    records = [f for f in written(output) if f.suffix == ".json"]
+    assert len(records) == 1, output[-2000:]
+    rows = json.loads(records[0].read_text())["steps"]
+    return {(r["host"], r["runbook"], r["step"]): (r["status"], r["message"]) for r in rows}
 
 
 def written(output: str) -> list[Path]:
@@ -93,14 +99,14 @@ def start_step(output: str) -> tuple[str, str]:
     return steps(output)[("ha1", "08-heartbeat", "start")]
 
 
-def test_the_runbooks_before_08(lab: manager.LabInfo) -> None:
+def test_the_runbooks_before_08(lab: manager.LabInfo, reports: Path) -> None:
     began = time.monotonic()
-    done = runbook(lab, "run", *BEFORE_08)
+    done = runbook(lab, "run", *BEFORE_08, reports=reports)
     if done.returncode != 0 and "not in sync after" in done.stdout:
         # 06-drbd's wait for the initial sync is bounded by the configured rate, which a loaded
         # machine does not reach: its second run finds the sync further on (06's own matter).
         print("\n06-drbd's sync wait ran out; running 06 again")
-        done = runbook(lab, "run", "06")
+        done = runbook(lab, "run", "06", reports=reports)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr
     print(f"\nrunbooks {', '.join(BEFORE_08)}: {time.monotonic() - began:.0f}s")
 
@@ -154,11 +160,38 @@ def test_verify(lab: manager.LabInfo, reports: Path) -> None:
     assert "checks: 14 passed, 0 failed" in done.stdout
 
 
-def test_refuses_a_node_whose_uname_is_not_in_ha_cf(lab: manager.LabInfo) -> None:
+def domain_id(lab: manager.LabInfo, node: str, name: str) -> str:
+    rows = [line.split() for line in ssh(lab, node, "xm list").stdout.splitlines()]
+    return next(row[1] for row in rows if row[0] == name)
+
+
+def test_a_changed_ha_cf_reloads_heartbeat_keeping_the_domu(lab: manager.LabInfo,
+                                                            reports: Path,
+                                                            tmp_path: Path) -> None:
+    changed = tmp_path / "inv"
+    shutil.copytree(lab.inventory_dir, changed)
+    groups = changed / "groups.yaml"
+    data = yaml.safe_load(groups.read_text())
+    data["xen_cluster"]["data"]["heartbeat"]["warntime"] = 4
+    groups.write_text(yaml.safe_dump(data))
+    before = domain_id(lab, "ha1", "test")
+    for inventory, warntime in ((changed, "4"), (lab.inventory_dir, "3")):
+        done = runbook(lab, "run", "08", reports=reports, inventory=inventory)
+        assert done.returncode == 0, done.stdout[-3000:]
+        result = steps(done.stdout)
+        for node in ("ha1", "ha2"):
+            assert result[(node, "08-heartbeat", "ha-cf")][0] == "changed"
+            status, message = result[(node, "08-heartbeat", "start")]
+            assert status == "changed" and message.startswith("reloaded (its files changed)")
+        assert cl(lab, "ha1", "hbparameter -p warntime") == warntime
+    assert domain_id(lab, "ha1", "test") == before  # the same domain: never restarted
+
+
+def test_refuses_a_node_whose_uname_is_not_in_ha_cf(lab: manager.LabInfo, reports: Path) -> None:
     stop_heartbeat(lab)
     ssh(lab, "ha1", "hostname ha1")
     try:
-        done = runbook(lab, "run", "08")
+        done = runbook(lab, "run", "08", reports=reports)
     finally:
         ssh(lab, "ha1", "hostname ha1.domain.local")
     assert done.returncode == 1
@@ -169,10 +202,10 @@ def test_refuses_a_node_whose_uname_is_not_in_ha_cf(lab: manager.LabInfo) -> Non
     assert cl(lab, "ha1", "hbstatus") == "Heartbeat is stopped on this machine."
 
 
-def test_refuses_while_drbd_is_not_connected(lab: manager.LabInfo) -> None:
+def test_refuses_while_drbd_is_not_connected(lab: manager.LabInfo, reports: Path) -> None:
     ssh(lab, "ha1", "drbdadm disconnect test-swap")
     try:
-        done = runbook(lab, "run", "08")
+        done = runbook(lab, "run", "08", reports=reports)
     finally:
         ssh(lab, "ha1", "drbdadm connect test-swap")
     status, message = start_step(done.stdout)
@@ -184,10 +217,10 @@ def test_refuses_while_drbd_is_not_connected(lab: manager.LabInfo) -> None:
         time.sleep(0.5)
 
 
-def test_refuses_while_the_domu_runs_away_from_home(lab: manager.LabInfo) -> None:
+def test_refuses_while_the_domu_runs_away_from_home(lab: manager.LabInfo, reports: Path) -> None:
     ssh(lab, "ha2", "xm create /etc/xen/test.cfg")
     try:
-        done = runbook(lab, "run", "08")
+        done = runbook(lab, "run", "08", reports=reports)
     finally:
         ssh(lab, "ha2", "xm shutdown -w test")
     status, message = start_step(done.stdout)
@@ -196,9 +229,9 @@ def test_refuses_while_the_domu_runs_away_from_home(lab: manager.LabInfo) -> Non
         in message
 
 
-def test_without_the_key_nothing_is_written(lab: manager.LabInfo) -> None:
+def test_without_the_key_nothing_is_written(lab: manager.LabInfo, reports: Path) -> None:
     ssh(lab, "ha1", "chmod 644 /etc/ha.d/authkeys")
-    done = runbook(lab, "run", "08", key=None)
+    done = runbook(lab, "run", "08", reports=reports, key=None)
     assert done.returncode == 1
     status, message = steps(done.stdout)[("ha1", "08-heartbeat", "authkeys")]
     assert status == "failed" and "RUNBOOK_HA_AUTHKEY is unset or empty" in message

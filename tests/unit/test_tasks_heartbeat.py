@@ -334,7 +334,9 @@ def test_running_cluster_plans_nothing_or_a_reload(cluster: ClusterInventory,
     state = {v.node: v for v in views(cluster, hb, on_home, {"running": True})}
     assert not plan_start("ha1", state, set(), hb, cluster.nodes, cluster.domus)
     reload = plan_start("ha2", state, {"ha2"}, hb, cluster.nodes, cluster.domus)
-    assert [a.describe() for a in reload.actions] == ["run: /etc/init.d/heartbeat reload"]
+    assert reload.actions == (StartHeartbeat("ha1.domain.local", (), 90, "reload"),)
+    assert reload.describe() == ["run: /etc/init.d/heartbeat reload (then wait for "
+                                 "ha1.domain.local active, at most 90s)"]
     # only ha2 stopped: ha2 starts, ha1 (running, unchanged) has nothing to do
     state = {v.node: v for v in views(cluster, hb, on_home, {})}
     assert not plan_start("ha1", state, set(), hb, cluster.nodes, cluster.domus)
