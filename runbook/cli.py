@@ -15,6 +15,7 @@ from pathlib import Path
 
 from nornir.core import Nornir
 from rich.console import Console
+from rich.text import Text
 
 from runbook import console as console_mod
 from runbook import (
@@ -180,8 +181,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _list(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> ExitStatus:
-    for rb in engine.discover():
-        console.print(f"{rb.id:<16} {rb.title}", highlight=False)
+    for rb in engine.discover():  # a long title wraps under itself
+        console_mod.print_line(console, Text(f"{rb.id:<16} "), rb.title, indent=17)
     return ExitStatus.OK
 
 
