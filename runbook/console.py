@@ -154,9 +154,8 @@ class StepPrinter:
         lines = list(row.plan)
         lines += [f"would run: {cmd.command}" for cmd in row.commands
                   if cmd.predicted and not any(cmd.command in line for line in row.plan)]
-        for line in lines:
-            print_line(self.console, Text(" " * INDENT), line, indent=INDENT + 2)
-        for line in row.diff.rstrip("\n").splitlines():  # file content: never re-flowed
+        # Commands and file content are copied from here: printed whole, never re-flowed.
+        for line in [*lines, *row.diff.rstrip("\n").splitlines()]:
             self.console.print(Text(" " * INDENT + line), soft_wrap=True)
 
 
