@@ -237,9 +237,10 @@ def run_summary(
     """The end of a run, from its record: one line of counts; what failed (node, check, the
     finding); unreachable hosts; the verdict (``verdict`` when given: a dry run's); the report
     files, the handover report last."""
-    ran_steps = bool(record.steps) or (record.invocation.mode == "run"
-                                       and not record.invocation.dry_run)
+    ran_steps = bool(record.steps) or record.invocation.mode in ("run", "plan")
     counts = record.totals.line(with_steps=ran_steps)
+    if record.invocation.dry_run and not record.checks:  # a plan runs no check
+        counts = counts.split("; ", 1)[0]
     if len(counts) > console.width:  # a narrow terminal: the steps, then the checks
         counts = counts.replace("; ", ";\n", 1)
     console.print(counts, highlight=False, soft_wrap=True)

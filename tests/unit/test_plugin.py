@@ -262,6 +262,7 @@ def test_a_dry_run_with_changes_exits_2_with_detailed_exitcode_and_writes_the_pl
     assert suite is not None and len(suite) == 4
     assert "Dry run" in files["handover"].read_text()
     assert "4 step(s) would change something" in text
+    assert "\nsteps: 4 changed, 0 ok, 0 failed, 0 skipped\n" in text and "checks:" not in text
 
 
 def test_a_dry_run_exits_0_without_detailed_exitcode_and_when_nothing_would_change(
