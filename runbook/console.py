@@ -178,7 +178,12 @@ def check_sentences(check: CheckRecord) -> list[str]:
     """What a failed check found: its findings' sentences, else its failure line."""
     if check.findings:
         return [f.sentence() for f in check.findings]
-    return [check.finding or "failed, stating no finding"]
+    text = check.finding.strip()
+    if not text or text == "AssertionError" or text.startswith("assert "):  # a bare assert
+        return ["failed, stating no finding (see its evidence in the report)"]
+    for wrapper in ("AssertionError: ", "Failed: "):  # pytest's, not the check's words
+        text = text.removeprefix(wrapper)
+    return [text]
 
 
 def print_failed_check(console: Console, head: Text, check: CheckRecord, indent: int) -> None:
@@ -230,6 +235,21 @@ def _failed_step_lines(steps: Sequence[StepRecord]) -> list[tuple[Text, str]]:
              s.message) for s in steps]
 
 
+def _failed_checks(console: Console, checks: Sequence[CheckRecord]) -> None:
+    """Each failed check once (a check failed on both nodes, or for several parameters, is
+    one heading), then per node what it found, a sentence each."""
+    groups: dict[tuple[str, str], list[CheckRecord]] = {}
+    for check in checks:
+        groups.setdefault((check.runbook, check.description), []).append(check)
+    width = max(len(c.host or CLUSTER) for c in checks)
+    for (runbook, description), failed in groups.items():
+        print_line(console, Text("  "), f"{runbook} · {description}", indent=4)
+        for check in failed:
+            for sentence in check_sentences(check):
+                print_line(console, Text(f"    {check.host or CLUSTER:<{width}}  "), sentence,
+                           indent=width + 8)
+
+
 def run_summary(
     console: Console, record: RunRecord, files: Sequence[tuple[str, Path]], sha256: str,
     handover: Path | None = None, *, verdict: str = "",
@@ -248,10 +268,7 @@ def run_summary(
         print_line(console, head, message, indent=INDENT + 4)
     if record.failed_checks:
         console.print("failed checks:", style="bold red", soft_wrap=False)
-        width = max(len(c.host or CLUSTER) for c in record.failed_checks)
-        for check in record.failed_checks:
-            print_failed_check(console, Text(f"  {check.host or CLUSTER:<{width}}  "), check,
-                               width + 4)
+        _failed_checks(console, record.failed_checks)
     if record.interrupted is not None:
         console.print(Text(record.interrupted.line(), style="bold magenta"), soft_wrap=False)
     for host, reason in sorted(record.unreachable.items()):

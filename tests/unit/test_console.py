@@ -161,7 +161,8 @@ def test_the_end_of_a_run_counts_lists_failures_then_paths_with_the_handover_las
                          "checks: 1 passed, 1 failed, 0 skipped"]
     assert lines[2].startswith("  failed  ha2  01-base · ntp  `apt-get` exited 100")
     assert lines[3] == "failed checks:"
-    assert lines[4] == "  ha2  01-base · /etc/modules loads loop with the inventory's max_loop."
+    assert lines[4] == "  01-base · /etc/modules loads loop with the inventory's max_loop."
+    assert lines[5].startswith('    ha2  /etc/modules on ha2: expected "loop max_loop=64"')
     body = " ".join(" ".join(lines[5:7]).split())
     assert ('/etc/modules on ha2: expected "loop max_loop=64", found no loop line; '
             "running max_loop is 8") in body
@@ -180,6 +181,19 @@ def test_verify_prints_no_step_counts_and_a_check_without_findings_says_so() -> 
     text = text_of(console)
     assert text.startswith("checks: 0 passed, 1 failed, 0 skipped\n")
     assert "failed, stating no finding" in " ".join(text.split())
+
+
+def test_a_check_failed_on_both_nodes_is_one_heading_with_a_line_per_node() -> None:
+    console = console80()
+    on = [check("failed", host) for host in ("ha1", "ha2")]
+    for c in on:
+        c.finding = f"AssertionError: no /etc/drbd.conf on {c.host}"
+    run_summary(console, record("verify", checks=on), FILES, "a" * 64)
+    lines = text_of(console).splitlines()
+    assert lines[1:5] == ["failed checks:",
+                          "  01-base · /etc/modules loads loop with the inventory's max_loop.",
+                          "    ha1  no /etc/drbd.conf on ha1",  # pytest's wrapper dropped
+                          "    ha2  no /etc/drbd.conf on ha2"]
 
 
 def test_a_passed_run_says_so_before_the_paths() -> None:
