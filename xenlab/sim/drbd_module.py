@@ -797,6 +797,16 @@ class Module:
         self.listeners[addr] = sock
         return sock
 
+    def prune_listeners(self) -> None:
+        """Close the ports no configured connection uses any more: after disconnect or down
+        a peer's connect is refused again, as with the real module."""
+        with self.lock:
+            used = {(m.net["local"], m.net["local_port"]) for m in self.minors.values()
+                    if m.net is not None}
+            for addr in [a for a in self.listeners if a not in used]:
+                with contextlib.suppress(OSError):
+                    self.listeners.pop(addr).close()
+
     def minor(self, number: int, name: str = "") -> Minor:
         if number not in self.minors:
             self.minors[number] = Minor(self, number, name)
@@ -909,6 +919,7 @@ class Module:
                 last = text
             self.check_disks()
             self.domain_watch()
+            self.prune_listeners()
 
     def check_disks(self) -> None:
         """A failed disk is noticed at the next I/O; with on-io-error detach at once."""
