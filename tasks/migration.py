@@ -19,7 +19,7 @@ import signal
 import subprocess
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from nornir.core.task import Result, Task
@@ -265,6 +265,7 @@ class NodeProber:
     interval_s: float
     log: str
     pid: str = ""
+    stopped: str | None = None
 
     def start(self) -> None:
         log = remote.quote(self.log)
@@ -278,13 +279,16 @@ class NodeProber:
             raise StepFailed(f"the prober did not start: {started.stdout.strip()!r}")
 
     def stop(self) -> str:
+        if self.stopped is not None:  # stopping twice reads the same log
+            return self.stopped
         log = remote.quote(self.log)
         stopped = self.node.change(
             f"t=$(date +%s.%N); kill -INT {self.pid}; i=0; while kill -0 {self.pid} 2>/dev/null "
             f"&& [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; "
             f"echo \"# probe stopped $t\" >> {log}; cat {log}",
             display=f"stop prober {self.pid}, read {self.log}")
-        return stopped.stdout
+        self.stopped = stopped.stdout
+        return self.stopped
 
 
 @dataclass
@@ -295,7 +299,7 @@ class ControlProber:
     interval_s: float
     process: subprocess.Popen[str] | None = None
     began: float = 0.0
-    output: list[str] = field(default_factory=list)
+    stopped: str | None = None
 
     def start(self) -> None:
         self.began = time.time()
@@ -305,6 +309,8 @@ class ControlProber:
 
     def stop(self) -> str:
         assert self.process is not None
+        if self.stopped is not None:
+            return self.stopped
         ended = time.time()
         self.process.send_signal(signal.SIGINT)
         try:
@@ -312,7 +318,8 @@ class ControlProber:
         except subprocess.TimeoutExpired:
             self.process.kill()
             out, _ = self.process.communicate()
-        return f"# probe started {self.began:.6f}\n{out}# probe stopped {ended:.6f}\n"
+        self.stopped = f"# probe started {self.began:.6f}\n{out}# probe stopped {ended:.6f}\n"
+        return self.stopped
 
 
 def make_prober(node: NodeChanger, settings: MigrationSettings, domu: DomU) -> Prober:
@@ -361,9 +368,24 @@ class LiveMigrate:
                 f"{self.settings.probe_interval_s:g} s from {self.settings.prober_from})")
 
     def apply(self, node: NodeChanger) -> str:
-        name = self.domu.name
         prober = make_prober(node, self.settings, self.domu)
         prober.start()
+        try:
+            probe = self.migrate(node, prober)
+        except BaseException:
+            prober.stop()  # never leave a ping running on the node, whatever happened
+            raise
+        result = self.record(node, probe)
+        with _MEASURED_LOCK:
+            MEASURED.setdefault(node.name, []).append(measured_line(result))
+        if not result.within:
+            raise StepFailed(f"{result.summary()}: over the inventory's limit (max_gap_s "
+                             f"{self.settings.max_gap_s:g}, max_lost {self.settings.max_lost})")
+        return f"migrated live: {result.summary()}"
+
+    def migrate(self, node: NodeChanger, prober: Prober) -> Probe:
+        """xm migrate, then the prober's reading once the DomU had time to answer again."""
+        name = self.domu.name
         node.note(f"migrating {name} to {self.target_host}")
         try:
             node.change(self.command, timeout=self.settings.migrate_timeout_s)
@@ -372,18 +394,8 @@ class LiveMigrate:
             where = "still runs here" if node.fact(xm_listed(name)) else "no longer runs here"
             raise StepFailed(f"{self.command} failed: {exc}; {name} {where} "
                              f"(prober: {seen})") from None
-        except interrupt.Interrupted:
-            prober.stop()
-            raise
         self.wait_answer(node, prober)
-        probe = parse_probe(prober.stop(), self.settings.probe_interval_s)
-        result = self.record(node, probe)
-        with _MEASURED_LOCK:
-            MEASURED.setdefault(node.name, []).append(measured_line(result))
-        if not result.within:
-            raise StepFailed(f"{result.summary()}: over the inventory's limit (max_gap_s "
-                             f"{self.settings.max_gap_s:g}, max_lost {self.settings.max_lost})")
-        return f"migrated live: {result.summary()}"
+        return parse_probe(prober.stop(), self.settings.probe_interval_s)
 
     def wait_answer(self, node: NodeChanger, prober: Prober) -> None:
         """Let the prober see the DomU answer on the target (or its silence, bounded)."""

@@ -4,6 +4,7 @@ each step's plan from node state (actions, notes or a refusal)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -25,8 +26,10 @@ from runbook.parsers.migration import (
     sxp_quote,
 )
 from runbook.plan import WriteFile
+from runbook.remote import CommandFailed, CommandResult
 from runbook.tasks.drbd import conf_text
 from runbook.tasks.migration import (
+    ControlProber,
     LiveMigrate,
     RestartXend,
     StartDomU,
@@ -350,3 +353,100 @@ def test_another_port_is_given_to_xm_migrate(cluster: ClusterInventory, domu: Do
     _, _, settings = nodes(cluster)
     action = LiveMigrate(domu, "away", "ha2", "ha2X", replace(settings, relocation_port=8003))
     assert action.command == "xm migrate test ha2X --live -p 8003"
+
+
+# -- the live migration action on a stub node ---------------------------------------------------
+class StubNode:
+    """What LiveMigrate uses of a NodeChanger: change, fact, note, name."""
+
+    def __init__(self, log: str, fails: bool = False, still_listed: bool = False) -> None:
+        self.name = "ha1"
+        self.log, self.fails, self.still_listed = log, fails, still_listed
+        self.commands: list[str] = []
+
+    def change(self, command: str, **kwargs: object) -> CommandResult:
+        shown = str(kwargs.get("display") or command)
+        self.commands.append(shown)
+        if shown.startswith("start prober"):
+            return CommandResult("ha1", shown, "4242\n", "", 0, 0.0)
+        if shown.startswith("stop prober"):
+            return CommandResult("ha1", shown, self.log, "", 0, 0.0)
+        if command.startswith("xm migrate") and self.fails:
+            raise CommandFailed(CommandResult("ha1", command, "", "Error: /usr/lib/xen/bin/"
+                                              "xc_save 3 4 0 0 1 failed\n", 1, 0.0))
+        return CommandResult("ha1", shown, "", "", 0, 0.0)
+
+    def fact(self, wanted: object) -> bool:
+        return self.still_listed
+
+    def note(self, text: str) -> None:
+        return None
+
+
+def migrate_with(cluster: ClusterInventory, domu: DomU, node: StubNode,
+                 max_gap_s: float = 1.0) -> str:
+    from dataclasses import replace
+
+    _, _, settings = nodes(cluster)
+    action = LiveMigrate(domu, "away", "ha2", "ha2X", replace(settings, max_gap_s=max_gap_s))
+    return action.apply(node)  # type: ignore[arg-type]
+
+
+GAP_LOG = probe_log([(s, 100.0 + s * 0.2) for s in range(1, 11) if s != 5], 11, stop=102.3)
+
+
+def test_live_migration_is_measured_and_kept(cluster: ClusterInventory, domu: DomU) -> None:
+    node = StubNode(GAP_LOG)
+    said = migrate_with(cluster, domu, node)
+    assert said == "migrated live: test ha1 -> ha2: longest gap 0.40 s, 1 of 11 pings lost " \
+                   "(every 0.2 s)"
+    assert node.commands[0].startswith("start prober: ping -D -n -i 0.2 192.168.1.50")
+    assert node.commands[1] == "xm migrate test ha2X --live"
+    assert node.commands[2].startswith("stop prober 4242")
+    assert node.commands[3] == "write /var/lib/runbook/migration-test-away.json"
+    from runbook.tasks import migration
+
+    assert migration.MEASURED.pop("ha1") == [
+        "measured: test ha1 -> ha2 longest_gap_s=0.400 lost=1 transmitted=11 interval_s=0.2"]
+
+
+def test_a_gap_over_the_limit_fails_the_step_after_recording_it(
+        cluster: ClusterInventory, domu: DomU) -> None:
+    node = StubNode(GAP_LOG)
+    with pytest.raises(StepFailed, match=r"longest gap 0\.40 s.*over the inventory's limit"):
+        migrate_with(cluster, domu, node, max_gap_s=0.3)
+    assert "write /var/lib/runbook/migration-test-away.json" in node.commands
+    from runbook.tasks import migration
+
+    migration.MEASURED.pop("ha1", None)
+
+
+@pytest.mark.parametrize(("listed", "where"), [(True, "still runs here"),
+                                                (False, "no longer runs here")])
+def test_a_failed_xm_migrate_says_where_the_domu_is_and_stops_the_prober(
+        cluster: ClusterInventory, domu: DomU, listed: bool, where: str) -> None:
+    node = StubNode(probe_log([(s, 100.0 + s * 0.2) for s in range(1, 4)], 4),
+                    fails=True, still_listed=listed)
+    with pytest.raises(StepFailed, match=f"xc_save 3 4 0 0 1 failed; test {where}"):
+        migrate_with(cluster, domu, node)
+    assert [c for c in node.commands if c.startswith("stop prober")] == [
+        "stop prober 4242, read /var/lib/runbook/probe-test.log"]
+    assert not any(c.startswith("write ") for c in node.commands)  # nothing was measured
+
+
+def test_xm_migrate_that_left_the_domu_listed_is_a_failure(cluster: ClusterInventory,
+                                                           domu: DomU) -> None:
+    node = StubNode(GAP_LOG, still_listed=True)
+    with pytest.raises(StepFailed, match="exited 0 but test is still listed here"):
+        migrate_with(cluster, domu, node)
+    assert node.commands[-1].startswith("stop prober")
+
+
+def test_control_prober_pings_from_this_machine() -> None:
+    prober = ControlProber("127.0.0.1", 0.2)
+    prober.start()
+    time.sleep(0.7)
+    log = prober.stop()
+    probe = parse_probe(log, 0.2)
+    assert probe.received >= 3 and probe.lost == 0 and probe.longest_gap_s < 0.5
+    assert prober.stop() == log  # stopping again reads the same log
