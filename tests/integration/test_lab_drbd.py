@@ -209,6 +209,11 @@ def test_drbd_disks_of_a_domu(lab: manager.LabInfo) -> None:
     held = ssh(lab, "ha1", "drbdadm secondary r0", check=False)
     assert (held.returncode, held.stderr.splitlines()[0]) == (
         11, "1: State change failed: (-12) Device is held open by someone")
+    # the guide's boot test: after the shutdown both resources are Secondary/Secondary
+    ssh(lab, "ha1", "xm shutdown -w t")
+    wait_for(lab, "ha1", "drbdadm role all", "Secondary/Secondary\nSecondary/Secondary",
+             timeout=5)
+    ssh(lab, "ha1", "xm create /etc/xen/t.cfg")
 
     migrate = ssh(lab, "ha1", "xm migrate --live t 10.0.0.2", check=False)
     assert migrate.returncode == 1
