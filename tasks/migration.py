@@ -140,8 +140,10 @@ class RestartXend:
     port: int
 
     def describe(self) -> str:
-        kept = ", ".join(sorted(self.guests)) or "no DomU"
-        return f"run: /etc/init.d/xend restart ({kept} running must stay running)"
+        if not self.guests:
+            return "run: /etc/init.d/xend restart (no DomU runs here now)"
+        return (f"run: /etc/init.d/xend restart ({', '.join(sorted(self.guests))} must stay "
+                "running)")
 
     def apply(self, node: NodeChanger) -> str:
         node.note("restarting xend")
@@ -437,11 +439,15 @@ def refusals(domu: DomU, resources: tuple[DrbdResource, ...], proc: ProcDrbd | N
 
 def plan_leg(domu: DomU, leg: str, here: frozenset[str], marker: LegResult | None,
              target: NodeSettings, resources: tuple[DrbdResource, ...], proc: ProcDrbd | None,
-             conf: ConfSection | None, settings: MigrationSettings) -> Plan:
-    """One leg for one DomU: done (a marker within the limits), nothing here, or migrate."""
+             conf: ConfSection | None, settings: MigrationSettings,
+             predicted: str = "") -> Plan:
+    """One leg for one DomU: done (a marker within the limits), nothing here, or migrate.
+
+    ``predicted``: a dry run's reason to expect the DomU here when the step runs (an earlier
+    step of the run starts or brings it); the DRBD refusals are still judged on what is."""
     if leg == "away" and marker is not None and marker.within:
         return plan_of(notes=[f"{leg} test already passed: {marker.summary()}"])
-    if domu.name not in here:
+    if domu.name not in here and not predicted:
         note = f"{domu.name} does not run here"
         if marker is not None:
             note += f"; last {leg} test: {marker.summary()}"
@@ -449,7 +455,23 @@ def plan_leg(domu: DomU, leg: str, here: frozenset[str], marker: LegResult | Non
     why = refusals(domu, resources, proc, conf)
     if why:
         raise Refused(f"not migrating {domu.name}: {'; '.join(why)}")
-    return plan_of([LiveMigrate(domu, leg, target.name, target.crossover_name, settings)])
+    migrate = LiveMigrate(domu, leg, target.name, target.crossover_name, settings)
+    if domu.name not in here:
+        return plan_of([migrate], predictions=[f"predicted ({predicted}): {migrate.command}"])
+    return plan_of([migrate])
+
+
+def dry_run_expects(node: NodeReader, domu: DomU, leg: str, marker: LegResult | None) -> str:
+    """Why a dry run expects ``domu`` here when the leg runs ("" for no reason): away, the
+    start step starts it here when it runs nowhere; back, the peer's away leg sends it."""
+    if not node.dry_run:
+        return ""
+    runs_anywhere = any(domu.name in p.running for p in node.context.placements.values())
+    if leg == "away" and not runs_anywhere:
+        return f"start-domus starts {domu.name} here first"
+    if leg == "back" and (marker is None or not marker.within) and not runs_anywhere:
+        return f"{domu.home}'s away leg sends {domu.name} here first"
+    return ""
 
 
 def leg_plan(node: NodeReader, leg: str) -> Plan:
@@ -470,12 +492,16 @@ def leg_plan(node: NodeReader, leg: str) -> Plan:
             raise
         return plan_of(predictions=["predicted (xm list does not answer yet): each DomU "
                                     f"migrates {leg} live"])
+    if node.dry_run and (facts.get(PROC_DRBD) is None or facts.get(DRBD_CONF_SECTIONS) is None):
+        return plan_of(predictions=["predicted (DRBD is not running yet: 06-drbd starts it): "
+                                    f"each DomU migrates {leg} live"])
     target = node.context.node(node.peer)
     plan = plan_of()
     for domu in domus:
-        plan += plan_leg(domu, leg, here, facts.get(leg_marker(domu, leg)), target,
-                         drbd.of_domu(domu.name), facts.get(PROC_DRBD),
-                         facts.get(DRBD_CONF_SECTIONS), settings)
+        marker = facts.get(leg_marker(domu, leg))
+        plan += plan_leg(domu, leg, here, marker, target, drbd.of_domu(domu.name),
+                         facts.get(PROC_DRBD), facts.get(DRBD_CONF_SECTIONS), settings,
+                         dry_run_expects(node, domu, leg, marker))
     return plan
 
 

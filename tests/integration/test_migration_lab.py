@@ -116,6 +116,13 @@ def wait_connected(lab: manager.LabInfo, timeout: float = 60.0) -> None:
 def test_01_to_06_then_07_from_fresh(lab: manager.LabInfo, inventory: Path) -> None:
     built = runbook(inventory, "run", "01", "02", "03", "04", "05", "06")
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr
+    dry = runbook(inventory, "run", "07", "--dry-run")
+    assert dry.returncode == 0, dry.stdout[-3000:]
+    for line in ("run: xm create /etc/xen/test.cfg", "write /etc/xen/xend-config.sxp",
+                 "run: /etc/init.d/xend restart", "run: xm migrate test ha2X --live",
+                 "run: xm migrate test ha1X --live"):
+        assert line in dry.stdout, (line, dry.stdout[-3000:])
+    assert where(lab) == {}  # the dry run started nothing
     done = runbook(inventory, "run", "07")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
     rows = steps(done.stdout)

@@ -269,7 +269,7 @@ def test_plan_restart(age: XendAge, listening: list[tuple[str, int]], config_cha
     plan = plan_restart(age, frozenset({"test"}), listening, "10.0.0.1", 8002, config_changed)
     assert [type(a) for a in plan.actions] == ([RestartXend] if restarts else [])
     if restarts:
-        assert "test running must stay running" in plan.describe()[0]
+        assert plan.describe() == ["run: /etc/init.d/xend restart (test must stay running)"]
 
 
 def placement(*running: str) -> Placement:
@@ -450,3 +450,19 @@ def test_control_prober_pings_from_this_machine() -> None:
     probe = parse_probe(log, 0.2)
     assert probe.received >= 3 and probe.lost == 0 and probe.longest_gap_s < 0.5
     assert prober.stop() == log  # stopping again reads the same log
+
+
+def test_a_dry_run_predicts_a_leg_an_earlier_step_makes_possible(
+        cluster: ClusterInventory, domu: DomU) -> None:
+    _, peer, settings = nodes(cluster)
+    drbd = cluster.nodes["ha1"].drbd
+    assert drbd is not None
+    conf = parse_drbd_conf(conf_text(cluster, drbd))
+    plan = plan_leg(domu, "away", frozenset(), None, peer, drbd.of_domu("test"), SYNCED, conf,
+                    settings, "start-domus starts test here first")
+    assert plan.describe() == [
+        "run: xm migrate test ha2X --live (prober: ping 192.168.1.50 every 0.2 s from source)",
+        "predicted (start-domus starts test here first): xm migrate test ha2X --live"]
+    with pytest.raises(Refused):  # what is known is still judged: DRBD must be ready
+        plan_leg(domu, "away", frozenset(), None, peer, drbd.of_domu("test"), DISCONNECTED,
+                 conf, settings, "start-domus starts test here first")
