@@ -3,6 +3,9 @@ the source's side of a migration in the hypervisor's domain table (migrating-NAM
 
 from __future__ import annotations
 
+import socket
+import threading
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -11,6 +14,7 @@ from tests.unit.test_lab_xen import TEST, World
 from xenlab import nodefs
 
 relocation: ModuleType = nodefs.sim_module("relocation")
+xm: ModuleType = relocation.xm
 
 
 def test_sxp_string_undoes_the_escapes_of_the_config_file() -> None:
@@ -91,3 +95,95 @@ def test_unknown_migrating_action_is_refused() -> None:
     assert w.do("migrating", node="ha1", name="test", action="fly") == {
         "ok": False, "error": "unknown migrating action 'fly'"}
 
+
+
+# -- both ends over real TCP on 127.0.0.1, the hypervisor and disks stubbed ---------------------
+class Xen:
+    """The node-side xm calls relocation makes, recorded; the domain table is not involved."""
+
+    def __init__(self, refuse_disks: str = "") -> None:
+        self.ops: list[tuple[str, dict[str, object]]] = []
+        self.refuse_disks = refuse_disks
+
+    def request(self, op: str, **fields: object) -> dict[str, object]:
+        self.ops.append((op, fields))
+        if op == "list":
+            return {"domains": [{"name": "Domain-0"}]}
+        if op == "migrate":
+            return {"domain": {"id": 7}}
+        return {}
+
+    def check_disks(self, spec: dict[str, object], running: object, node: object) -> None:
+        if self.refuse_disks:
+            raise xm.XmError(self.refuse_disks)
+
+
+@pytest.fixture
+def wired(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Xen:
+    xen = Xen()
+    monkeypatch.setattr(xm, "request", xen.request)
+    monkeypatch.setattr(xm, "check_disks", xen.check_disks)
+    monkeypatch.setattr(xm, "node_boot", lambda: {"node": "ha2"})
+    monkeypatch.setattr(relocation, "LOG", str(tmp_path / "xend.log"))
+    monkeypatch.setattr(relocation, "COPY_MB_S", 100000.0)
+    monkeypatch.setattr(relocation, "LIVE_PAUSE_S", 0.0)
+    return xen
+
+
+def serve_once(allow: str) -> int:
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+
+    def one() -> None:
+        conn, (addr, _) = listener.accept()
+        relocation.accept(conn, addr, relocation.allow_patterns(allow))
+        listener.close()
+
+    threading.Thread(target=one, daemon=True).start()
+    return int(port)
+
+
+DOM = {"name": "test", "id": 4, "memory": 384, "disks": [{"uname": "drbd:test-disk"}]}
+
+
+def test_an_allowed_migration_goes_through(wired: Xen, tmp_path: Path) -> None:
+    port = serve_once(r"^127\.0\.0\.1$")
+    relocation.migrate_to(DOM, "127.0.0.1", port, "ha1", True)
+    ops = [(op, f.get("action")) for op, f in wired.ops]
+    assert ("migrating", "begin") in ops and ("migrate", None) in ops
+    assert ("migrating", "abort") not in ops
+    migrate = next(f for op, f in wired.ops if op == "migrate")
+    assert migrate == {"name": "test", "target": "ha2", "node": "ha1", "pause_s": 0.0}
+    assert "Domain test received from 127.0.0.1, now domid 7" in \
+        (tmp_path / "xend.log").read_text()
+
+
+def test_a_rejected_source_is_logged_and_its_domain_resumes(wired: Xen, tmp_path: Path) -> None:
+    port = serve_once(r"^ha1X$")
+    with pytest.raises(xm.XmError, match=r"^/usr/lib/xen/bin/xc_save \d+ 4 0 0 1 failed$"):
+        relocation.migrate_to(DOM, "127.0.0.1", port, "ha1", True)
+    log = (tmp_path / "xend.log").read_text()
+    fqdn = socket.getfqdn("127.0.0.1")
+    assert f"WARNING (connection) Rejected connection from 127.0.0.1 ({fqdn})." in log
+    assert "ERROR (XendCheckpoint) Save failed on domain test (4)." in log
+    assert [(op, f.get("action")) for op, f in wired.ops] == [("migrating", "begin"),
+                                                               ("migrating", "abort")]
+
+
+def test_devices_refused_on_the_target_fail_with_its_words(wired: Xen) -> None:
+    wired.refuse_disks = ("Device 2049 (vbd) could not be connected. 1: State change failed: "
+                          "(-1) Multiple primaries not allowed by config")
+    port = serve_once("")
+    with pytest.raises(xm.XmError, match=r"\(-1\) Multiple primaries not allowed by config"):
+        relocation.migrate_to(DOM, "127.0.0.1", port, "ha1", True)
+    assert ("migrating", {"name": "test", "action": "abort"}) in wired.ops
+    assert not [op for op, _ in wired.ops if op == "migrate"]
+
+
+def test_a_non_live_migration_suspends_the_domain_first(wired: Xen) -> None:
+    port = serve_once("")
+    relocation.migrate_to(DOM, "127.0.0.1", port, "ha1", False)
+    actions = [f.get("action") for op, f in wired.ops if op == "migrating"]
+    assert actions == ["begin", "suspend"]
