@@ -9,7 +9,9 @@ output come from the remote helper's journal, which redacts them.
 a version they do not know instead of misreading it. Version 2 added the ``interrupted``
 step status and the record's ``interrupted`` object; a version 1 record reads as one
 that was never interrupted. A check's ``findings`` (runbook.findings) were added without a
-new version: a record without them reads as checks that stated none.
+new version: a record without them reads as checks that stated none. The ``drill`` object
+(:class:`DrillRecord`, written by ``runbook drill`` only) was added the same way: a record
+without it is one of ``run`` or ``verify``.
 """
 
 from __future__ import annotations
@@ -184,6 +186,35 @@ class Totals:
         return f"steps: {steps}; checks: {checks}" if with_steps else f"checks: {checks}"
 
 
+@dataclass(frozen=True)
+class DrillEvent:
+    """Something the drill did or saw, ``at_s`` seconds after the fault (negative: before)."""
+
+    at_s: float
+    what: str  # "ha2: test runs here", "ha1 powered on"
+
+
+@dataclass
+class DrillRecord:
+    """What a ``runbook drill`` scenario measured (times in seconds; None: not measured)."""
+
+    scenario: str  # "planned", "crash", "link"
+    node: str  # the node the fault hit ("" for the link)
+    site: str  # "lab rbdl", "real nodes"
+    fault: str  # what was done, in words
+    downtime_s: float | None = None  # longest silence between two ping answers of a DomU
+    lost_pings: int | None = None  # pings never answered, all DomUs
+    time_to_recover_s: float | None = None  # fault -> every DomU served again (see drill.py)
+    failback_s: float | None = None  # node back -> every DomU home, DRBD UpToDate
+    acknowledged_write: int | None = None  # lab crash: the DomU's last acknowledged write
+    write_on_survivor: int | None = None  # ... and the last one on the survivor's disk
+    lost_writes: int | None = None  # acknowledged_write - write_on_survivor, at least 0
+    overlaps: list[str] = field(default_factory=list)  # a DomU seen on both nodes
+    events: list[DrillEvent] = field(default_factory=list)
+    left_to_repair: list[str] = field(default_factory=list)  # empty when the cluster is whole
+    passed: bool = False
+
+
 @dataclass
 class RunRecord:
     invocation: InvocationRecord
@@ -191,6 +222,7 @@ class RunRecord:
     checks: list[CheckRecord] = field(default_factory=list)
     unreachable: dict[str, str] = field(default_factory=dict)  # host -> why
     interrupted: InterruptRecord | None = None  # set when a signal stopped the run early
+    drill: DrillRecord | None = None  # `runbook drill` only
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -218,6 +250,7 @@ class RunRecord:
 
     def to_dict(self) -> dict[str, Any]:
         totals = self.totals
+        drill = {} if self.drill is None else {"drill": _drill_dict(self.drill)}
         return {
             "schema_version": self.schema_version,
             "invocation": _invocation_dict(self.invocation),
@@ -226,6 +259,7 @@ class RunRecord:
             "unreachable": dict(self.unreachable),
             "interrupted": _interrupt_dict(self.interrupted),
             "totals": {"steps": dict(totals.steps), "checks": dict(totals.checks)},
+            **drill,
         }
 
     def to_json(self) -> str:
@@ -247,12 +281,14 @@ class RunRecord:
             raise RecordError(f"run record schema {version!r} is not {known}")
         unreachable = _obj(data.get("unreachable", {}), "unreachable")
         stopped = data.get("interrupted")
+        drill = data.get("drill")
         return cls(
             invocation=_invocation_of(_obj(data.get("invocation"), "invocation")),
             steps=[_step_of(_obj(s, "steps[]")) for s in _list(data, "steps")],
             checks=[_check_of(_obj(c, "checks[]")) for c in _list(data, "checks")],
             unreachable={str(k): str(v) for k, v in unreachable.items()},
             interrupted=None if stopped is None else _interrupt_of(_obj(stopped, "interrupted")),
+            drill=None if drill is None else _drill_of(_obj(drill, "drill")),
         )
 
     def write(self, path: Path) -> str:
@@ -295,6 +331,20 @@ def _interrupt_dict(i: InterruptRecord | None) -> dict[str, Any] | None:
         return None
     return {"signal": i.signal, "at": i.at.isoformat(), "during": i.during, "after": i.after,
             "notes": dict(i.notes), "line": i.line()}
+
+
+def _drill_dict(d: DrillRecord) -> dict[str, Any]:
+    def seconds(value: float | None) -> float | None:
+        return None if value is None else round(value, 3)
+
+    return {"scenario": d.scenario, "node": d.node, "site": d.site, "fault": d.fault,
+            "downtime_s": seconds(d.downtime_s), "lost_pings": d.lost_pings,
+            "time_to_recover_s": seconds(d.time_to_recover_s),
+            "failback_s": seconds(d.failback_s), "acknowledged_write": d.acknowledged_write,
+            "write_on_survivor": d.write_on_survivor, "lost_writes": d.lost_writes,
+            "overlaps": list(d.overlaps),
+            "events": [{"at_s": round(e.at_s, 3), "what": e.what} for e in d.events],
+            "left_to_repair": list(d.left_to_repair), "passed": d.passed}
 
 
 def _invocation_dict(i: InvocationRecord) -> dict[str, Any]:
@@ -420,6 +470,26 @@ def _invocation_of(d: Mapping[str, Any]) -> InvocationRecord:
         runbooks=_strings(d, "runbooks"), hosts=_strings(d, "hosts"),
         limit=_strings(d, "limit"), left_out=_strings(d, "left_out"),
         forced=_strings(d, "forced"), dry_run=_field(d, "dry_run", bool),
+    )
+
+
+def _optional(d: Mapping[str, Any], key: str, kind: type[T]) -> T | None:
+    return None if d.get(key) is None else _field(d, key, kind)
+
+
+def _drill_of(d: Mapping[str, Any]) -> DrillRecord:
+    return DrillRecord(
+        scenario=_field(d, "scenario", str), node=_field(d, "node", str),
+        site=_field(d, "site", str), fault=_field(d, "fault", str),
+        downtime_s=_optional(d, "downtime_s", float), lost_pings=_optional(d, "lost_pings", int),
+        time_to_recover_s=_optional(d, "time_to_recover_s", float),
+        failback_s=_optional(d, "failback_s", float),
+        acknowledged_write=_optional(d, "acknowledged_write", int),
+        write_on_survivor=_optional(d, "write_on_survivor", int),
+        lost_writes=_optional(d, "lost_writes", int), overlaps=_strings(d, "overlaps"),
+        events=[DrillEvent(_field(e, "at_s", float), _field(e, "what", str))
+                for e in (_obj(x, "events[]") for x in _list(d, "events"))],
+        left_to_repair=_strings(d, "left_to_repair"), passed=_field(d, "passed", bool),
     )
 
 
