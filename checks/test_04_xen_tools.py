@@ -13,7 +13,7 @@ from runbook.checking import Gathered, HostFacts
 from runbook.facts import Fact
 from runbook.facts.packages import missing, packages
 from runbook.facts.system import file_content
-from runbook.findings import expect, fail, fail_if, finding
+from runbook.findings import expect, fail, fail_if, finding, shown
 from runbook.inventory import ClusterInventory, NodeSettings, XenToolsSettings
 from runbook.parsers.xen import parse_key_values
 from runbook.tasks.xen_tools import XEN_TOOLS_CONF
@@ -78,8 +78,8 @@ def test_per_distribution_mirrors(node: NodeSettings, tools: Gathered) -> None:
     none missing, and none the inventory does not list (with none listed, none at all)."""
     found = {k: v for k, v in effective(tools[node]).items() if k.startswith("mirror_")}
     wanted = dict(inventory(node).mirrors)
-    fail_if(finding(subject=XEN_TOOLS_CONF, key=key, node=node, expected=wanted.get(key),
-                    found=found.get(key))
+    fail_if(finding(subject=XEN_TOOLS_CONF, key=key, node=node,
+                    expected=shown(wanted.get(key)), found=shown(found.get(key)))
             for key in sorted(set(found) | set(wanted)) if found.get(key) != wanted.get(key))
 
 

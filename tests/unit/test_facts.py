@@ -14,6 +14,7 @@ from runbook.facts import FactFailed, Facts, FactUnparsable, commands
 from runbook.facts.lvm import signature
 from runbook.facts.system import HOSTNAME, file_content
 from runbook.facts.xen import XM_LIST
+from runbook.findings import FindingFailed
 from runbook.inventory import ClusterInventory
 from runbook.remote import CommandResult
 
@@ -105,8 +106,10 @@ def test_not_running_on_both_nodes_catches_a_domu_on_both(cluster: ClusterInvent
     (domu,) = cluster.domus
     facts = gathered({"ha1": result("xm list", XM_OK),
                       "ha2": result("xm list", XM_OK, host="ha2")})
-    with pytest.raises(AssertionError, match="test runs on ha1 and ha2"):
+    with pytest.raises(FindingFailed) as failed:
         check(domu, cluster, facts)
+    assert [(f.subject, f.node, f.found) for f in failed.value.findings] == [
+        ("DomU test", None, "running on ha1 and ha2")]
     check(domu, cluster, gathered({"ha1": result("xm list", XM_OK),
                                    "ha2": result("xm list", XM_OK.splitlines(True)[0]
                                                  + XM_OK.splitlines(True)[1], host="ha2")}))
@@ -121,5 +124,7 @@ def test_per_distribution_mirrors_is_a_real_check(cluster: ClusterInventory) -> 
     def facts(text: str) -> Gathered:
         return Gathered(facts={"ha1": HostFacts("ha1", {conf.name: result(conf.command, text)})})
     check(node, facts("mirror = http://a/\n"))
-    with pytest.raises(AssertionError):
+    with pytest.raises(FindingFailed) as failed:
         check(node, facts("mirror = http://a/\nmirror_etch = http://b/\n"))
+    assert [(f.key, f.expected, f.found) for f in failed.value.findings] == [
+        ("mirror_etch", "nothing", '"http://b/"')]
