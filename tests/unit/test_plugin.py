@@ -284,3 +284,19 @@ def test_detailed_exitcode_needs_dry_run(
     code = cli.run(["run", "97", "--detailed-exitcode", "-i", str(inventory_dir)],
                    Console(file=out, width=80))
     assert code == cli.ExitStatus.USAGE and "goes with --dry-run" in out.getvalue()
+
+
+def test_verbose_prints_a_line_per_check(
+    checks_dir: pytest.Pytester, fake_nr: Nornir, monkeypatch: pytest.MonkeyPatch,
+    inventory_dir: Path,
+) -> None:
+    monkeypatch.setattr(engine, "discover", lambda: runbooks(checks_dir.path))
+    monkeypatch.setattr(cli, "open_nornir", lambda inv, **options: fake_nr)
+    out = StringIO()
+    code = cli.run(["verify", "-v", "-i", str(inventory_dir), "--report-dir",
+                    str(checks_dir.path / "reports")], Console(file=out, width=80))
+    assert code == cli.ExitStatus.OK
+    lines = out.getvalue().splitlines()
+    assert "  passed  ha1  `hostname` prints the node's short name." in lines
+    assert "  passed  ha2  98's mark answers." in lines
+    assert sum(line.startswith("  passed  ") for line in lines) == 6
