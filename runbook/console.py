@@ -41,14 +41,23 @@ MIN_ROOM = 24  # columns a message needs beside its head, else it starts on the 
 
 def wrap(message: str, width: int, first: int, indent: int) -> list[str]:
     """``message`` in lines of at most ``width`` columns, broken between words only: the first
-    line starts at column ``first``, the others at ``indent``. A word longer than a line (a
-    path) stands alone on its line, whole. Pure: the terminal tests rest on it."""
-    if not message:
+    line starts at column ``first``, the others at ``indent``; each line of a multi-line
+    message starts a line of its own. A word longer than a line (a path) stands alone on its
+    line, whole. Pure: the terminal tests rest on it."""
+    paragraphs = [p for p in message.splitlines() if p.strip()]
+    if not paragraphs:
         return []
-    start = first if width - first >= MIN_ROOM else indent
-    lines = textwrap.wrap(message, width=width, initial_indent=" " * start,
-                          subsequent_indent=" " * indent, break_long_words=False,
-                          break_on_hyphens=False)
+    fits = len(paragraphs[0]) <= width - first or width - first >= MIN_ROOM
+    start = first if fits else indent
+
+    def lines_of(text: str, initial: int) -> list[str]:
+        return textwrap.wrap(text, width=width, initial_indent=" " * initial,
+                             subsequent_indent=" " * indent, break_long_words=False,
+                             break_on_hyphens=False)
+
+    lines = lines_of(paragraphs[0], start)
+    for paragraph in paragraphs[1:]:
+        lines += lines_of(paragraph, indent)
     if start != first:
         lines.insert(0, "")
     return [line[first:] if i == 0 else line for i, line in enumerate(lines)]

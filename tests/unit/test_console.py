@@ -52,6 +52,12 @@ def test_wrap_starts_a_message_below_a_head_that_leaves_no_room() -> None:
     assert lines[0] == "" and lines[1] == "      a short message that will not fit beside"
 
 
+def test_a_short_message_stays_beside_a_long_head_and_each_line_of_a_message_starts_one() -> None:
+    assert wrap("ok", 80, 70, 6) == ["ok"]
+    assert wrap("E: Unable to locate package ntp\nE: broken", 80, 10, 6) == [
+        "E: Unable to locate package ntp", "      E: broken"]
+
+
 def test_a_path_longer_than_the_line_stays_whole() -> None:
     path = "/var/lib/runbook/" + "x" * 90
     assert path in wrap(f"see {path} now", 80, 10, 6)[1]
