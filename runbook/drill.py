@@ -372,7 +372,7 @@ def plan(scenario: Scenario, node: str, peer: str, auto_failback: bool,
     if scenario == "crash":
         how = crash_command or "power off"
         return [Phase("fault", node, how),
-                Phase("await", peer, "declares the node dead", "dead"),
+                Phase("await", node, "the peer declares it dead", "dead"),
                 Phase("await", node, "its DomUs run on the peer", "moved"),
                 Phase("await", node, "its DomUs answer ping", "answering", "time_to_recover_s"),
                 Phase("undo", node, "power on" if crash_command is None else "reboots by itself"),
