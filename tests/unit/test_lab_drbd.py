@@ -497,3 +497,11 @@ def test_a_primary_never_becomes_sync_target(minor: Any) -> None:
                      "changes": 0, "discard": False}, b"", CONF_NET)
     assert minor.cstate == "StandAlone"
     assert "I shall become SyncTarget, but I am primary!" in kern_log(minor)
+
+
+def test_rate_read_from_the_83_syncer_section_too() -> None:
+    """A resource whose options keep the 8.3 layout (syncer { rate 20M; }) syncs at 20M,
+    not at the 250K default (seen after a re-up: 250 KiB/s instead of the configured rate)."""
+    res = conf.Resource(name="r", hosts={}, options={"syncer": {"rate": "20M"}})
+    assert res.rate == 20 * 1024 * 1024
+    assert conf.Resource(name="r", hosts={}).rate == 250 * 1024

@@ -62,6 +62,10 @@ class Resource:
         for section in ("net", "disk", "startup", "handlers", "options"):
             if key in self.options.get(section, {}):
                 return self.options[section][key]
+        # The 8.3 layout keeps the rate (and friends) under `syncer` as `rate`, `after`, ...
+        alias = MOVED_TO_SYNCER.get(key)
+        if alias is not None and alias in self.options.get("syncer", {}):
+            return self.options["syncer"][alias]
         return DEFAULTS.get(key, "")
 
     @property

@@ -627,6 +627,8 @@ class Minor:
             with self.lock:
                 if self.generation != gen or self.cstate != "SyncSource" or not self.data_file:
                     return
+                if max(self.rate, 4096) != rate:  # `drbdadm syncer`/adjust applies at once
+                    rate, started, sent = max(self.rate, 4096), time.monotonic(), 0
                 offset = bit * BLOCK
                 length = min(n * BLOCK, self.size - offset)
                 data = ss.read_at(self.data_file, offset, length)
