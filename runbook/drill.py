@@ -101,6 +101,17 @@ def first_answer(answers: Iterable[float], after: float) -> float | None:
     return min((t for t in answers if t >= after), default=None)
 
 
+def answering_again(answers: Iterable[float], after: float, interval_s: float) -> float | None:
+    """The first answer after ``after`` that ends a silence of more than three intervals: when
+    a DomU that stopped (a crash) answers again. None while it has not (or never stopped)."""
+    previous = None
+    for t in sorted(answers):
+        if t > after and previous is not None and t - previous > 3 * interval_s:
+            return t
+        previous = t
+    return None
+
+
 class Prober:
     """One ping per DomU (tasks.migration.probe_command, run where the site says), read live;
     :meth:`stop` ends each with SIGINT and gives 07's prober log for parse_probe."""
@@ -477,6 +488,15 @@ class Drill:
         return lambda d: (self.prober is not None
                           and first_answer(self.prober.answers(d), t) is not None)
 
+    def answering_after(self, node: str) -> float | None:
+        """Seconds from the fault to the last of the node's DomUs answering ping again."""
+        if self.prober is None:
+            return None
+        again = [answering_again(self.prober.answers(d), self.t0, self.prober.interval_s)
+                 for d, home in self.homes.domus.items() if home == node]
+        known = [t for t in again if t is not None]
+        return max(known) - self.t0 if known and len(known) == len(again) else None
+
     def event(self, what: str) -> None:
         assert self.result is not None
         self.result.events.append(DrillEvent(self.clock.now() - self.t0, what))
@@ -565,6 +585,8 @@ class Drill:
                     return True, f"nothing failed over in {bound:g} s"
             elif met(phase.until, phase.node, states, self.homes, self.answered_since(self.t0)):
                 took = self.clock.now() - since
+                if phase.until == "answering":  # ping's own stamps, not the poll's
+                    took = self.answering_after(phase.node) or took
                 if phase.measure:
                     assert self.result is not None
                     setattr(self.result, phase.measure, took)

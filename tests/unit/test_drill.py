@@ -163,6 +163,17 @@ def test_answers_read_live_from_ping_lines() -> None:
     assert drill.first_answer(answers, 1764162005.0) is None
 
 
+@pytest.mark.parametrize(("answers", "fault", "expected"), [
+    ([0.0, 0.2, 0.4, 7.6, 7.8], 0.5, 7.6),  # crashed after 0.4, answers again at 7.6
+    ([0.0, 0.2, 0.4, 0.6, 0.8], 0.5, None),  # never stopped answering (a live migration)
+    ([0.0, 0.2, 0.4], 0.5, None),  # not answering again yet
+    ([0.0, 1.0, 1.2, 1.4], 1.1, None),  # a silence that ended before the fault does not count
+    ([1.0, 1.2, 2.0, 9.0], 1.1, 2.0),  # the first silence of more than three intervals
+])
+def test_answering_again(answers: list[float], fault: float, expected: float | None) -> None:
+    assert drill.answering_again(answers, fault, 0.2) == expected
+
+
 @pytest.mark.parametrize(("acked", "on_disk", "expected"), [
     (120, 120, 0), (120, 121, 0), (120, 117, 3), (None, 5, None), (7, None, None)])
 def test_lost_writes(acked: int | None, on_disk: int | None, expected: int | None) -> None:
