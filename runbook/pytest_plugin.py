@@ -314,16 +314,16 @@ class RunbookPlugin:
     ) -> None:
         rb = _runbook_of(item, self.inv.runbooks)
         check = CheckRecord(
-                runbook=rb.id if rb else "",
-                nodeid=item.nodeid,
-                name=item.name,
-                host=_node_of(item),
-                description=rep.check_description,
-                outcome=_outcome(rep),
-                finding="" if rep.passed else _crash_line(rep),
-                duration=self._setup_time.pop(item.nodeid, 0.0) + rep.duration,
-                evidence=evidence,
-                findings=list(getattr(rep, "check_findings", ())),
+            runbook=rb.id if rb else "",
+            nodeid=item.nodeid,
+            name=item.name,
+            host=_node_of(item),
+            description=rep.check_description,
+            outcome=_outcome(rep),
+            finding="" if rep.passed else _crash_line(rep),
+            duration=self._setup_time.pop(item.nodeid, 0.0) + rep.duration,
+            evidence=evidence,
+            findings=list(getattr(rep, "check_findings", ())),
         )
         self.inv.checks.append(check)
         self.printer.check(check)
