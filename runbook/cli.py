@@ -87,6 +87,7 @@ examples:
   runbook lab up                      # two simulated dom0 nodes on this machine
   runbook run 01-base                 # apply 01-base to the lab, then check it
   runbook run all --dry-run           # print the commands and file diffs, change nothing
+  runbook run all --dry-run --detailed-exitcode  # the same; exit 2 when something would change
   runbook verify -i inventory/prod    # post-change verification: checks only
   runbook unlock --limit ha1          # clear a stale node lock (shows who held it)
 """
@@ -195,8 +196,9 @@ def _lab(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> Exi
             info = manager.up(name, args.port_base, inventory_source=paths.LAB_INVENTORY)
             ports = ", ".join(f"{n} on 127.0.0.1:{p}" for n, p in info.nodes.items())
             console.print(f"lab '{info.name}' is up: {ports}", highlight=False)
-            console.print(f"inventory: {info.inventory_dir}", highlight=False)
-            console.print(f"state:     {info.state_dir}", highlight=False)
+            # paths are printed whole (the terminal wraps them), so they can be copied
+            console.print(f"inventory: {info.inventory_dir}", highlight=False, soft_wrap=True)
+            console.print(f"state:     {info.state_dir}", highlight=False, soft_wrap=True)
         elif args.action == "down":
             for line in manager.down(name):
                 console.print(line, highlight=False)
