@@ -197,6 +197,19 @@ class Homes:
                    {n: nodes[s.peer].fqdn for n, s in nodes.items()})
 
 
+def describe(state: NodeState) -> str:
+    """One node's state in words, for the drill's timeline: what DRBD and heartbeat do."""
+    if not state.reachable:
+        return f"{state.node}: does not answer"
+    devices = state.drbd.devices.values() if state.drbd else []
+    drbd_words = ", ".join(f"{d.cstate} {d.role}/{d.peer_role} {d.disk}/{d.peer_disk}"
+                           for d in devices) or "not loaded"
+    hb = (f"heartbeat sees the peer {state.peer or '?'}, holds {state.holds or '?'}"
+          if state.heartbeat else "heartbeat stopped")
+    return (f"{state.node}: DRBD {drbd_words}; {hb}; running "
+            f"{', '.join(sorted(state.running)) or 'no DomU'}")
+
+
 def placement_of(states: Mapping[str, NodeState]) -> dict[str, frozenset[str]]:
     return {n: s.running for n, s in states.items() if s.reachable}
 
@@ -470,6 +483,11 @@ class Drill:
                 else placement_of(states))
         self._note_failback(seen)
         self.samples.append((at, seen))
+        if self.result is not None:
+            for name, state in sorted(states.items()):
+                words = describe(state)
+                if self.last.get(name) is None or describe(self.last[name]) != words:
+                    self.event(words)
         self.last = states
         return states
 
@@ -567,7 +585,7 @@ class Drill:
             self.failing_back = True
             return True, f"ran `{phase.what}`", [ran]
         self.broken.remove(self.scenario)
-        self.failing_back = True
+        self.failing_back = self.scenario == "crash"  # a link's DomUs never left home
         return True, done, []
 
     def wait(self, phase: Phase) -> tuple[bool, str]:
@@ -600,6 +618,8 @@ class Drill:
         self.result = DrillRecord(self.scenario, self.node if self.scenario != "link" else "",
                                   self.faults.site, fault)
         self.t0 = self.t_undo = self.clock.now()
+        for state in self.last.values():  # the cluster as the preflight found it
+            self.event(describe(state))
         ok = True
         try:
             for phase in phases:

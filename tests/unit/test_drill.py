@@ -142,6 +142,16 @@ def test_conditions(until: drill.Condition, states: dict[str, NodeState], answer
     assert drill.met(until, "ha1", states, HOMES, lambda domu: answered) is expected
 
 
+def test_describe_says_what_drbd_and_heartbeat_do() -> None:
+    cut = node("ha1", running=("test",), drbd=WAITING, holds="local")
+    assert drill.describe(cut) == (
+        "ha1: DRBD WFConnection Primary/Unknown UpToDate/DUnknown, WFConnection Primary/Unknown "
+        "UpToDate/DUnknown; heartbeat sees the peer active, holds local; running test")
+    assert drill.describe(node("ha2", hb=False, drbd=None)) == (
+        "ha2: DRBD not loaded; heartbeat stopped; running no DomU")
+    assert drill.describe(node("ha2", reachable=False)) == "ha2: does not answer"
+
+
 # -- measures -----------------------------------------------------------------------------------
 
 PING = """PING 192.168.1.50 (192.168.1.50) 56(84) bytes of data.
@@ -327,6 +337,7 @@ def test_a_failed_wait_stops_the_plan_and_undoes_the_fault() -> None:
     result = run.run(drill.plan("link", "ha1", "ha2", True, None, 3.0), "cut")
     checks = drill.finish(run, moved_away)
     assert faults.done == ["cut", "restore"]  # restored after the drill stopped early
+    assert run.drbd_at_failback == ""  # no failback in this scenario
     assert [s.status for s in run.steps] == ["ok", "failed"]
     assert "test runs on ha2, not once on its home ha1" in run.steps[1].message
     assert "test runs on ha2, not once on its home ha1" in result.left_to_repair
