@@ -751,9 +751,13 @@ def _bounds(cluster: ClusterInventory) -> dict[Condition, float]:
     assert hb is not None
     reboot = node.xen.reboot_timeout_s if node.xen is not None else 300
     stop = hb.xendomains.stop_maxwait
+    # a cut link: long enough for heartbeat to have declared the peer dead (it must not) and
+    # for DRBD to notice (ping-int, then timeout in tenths of a second)
+    drbd_notices = node.drbd.ping_int + node.drbd.timeout / 10 + 2 if node.drbd else 0.0
     return {"moved": hb.deadtime + stop, "stopped": stop, "dead": hb.deadtime * 3,
             "answering": hb.deadtime * 3 + 120, "back": reboot,
-            "whole": hb.initdead + hb.deadtime + stop + 300, "still": hb.deadtime * 2.0}
+            "whole": hb.initdead + hb.deadtime + stop + 300,
+            "still": max(hb.deadtime * 2.0, drbd_notices)}
 
 
 def _ask(prompt: str) -> str:
