@@ -125,7 +125,7 @@ def invoke(*args: str, reports: Path, env: Mapping[str, str] | None = None,
     """Run ``runbook ARGS`` with a report folder of its own under ``reports``, read its record."""
     folder = Path(tempfile.mkdtemp(prefix=f"{args[0]}-", dir=reports))
     argv = [RUNBOOK, *args]
-    if args[0] in ("run", "verify"):
+    if args[0] in ("run", "verify", "drill"):
         argv += ["--report-dir", str(folder)]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False,
                           env=dict(os.environ if env is None else env), stdin=subprocess.DEVNULL)
