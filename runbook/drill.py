@@ -549,7 +549,9 @@ class Drill:
             if command is None:
                 done, ran = self.faults.crash(self.node), []
             else:
+                # the command returns before the node goes: the crash is a second later
                 ran, done = [self.detached(self.node, f"sleep 1; {command}")], f"{command}"
+                self.t0 += 1.0
             self._writes_at_crash()
             return True, done, ran
         ran = [self.detached(self.node, phase.what)]
