@@ -175,6 +175,10 @@ _EVENTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("releasing", r"Releasing resource group: (?P<node>\S+) (?P<group>\S+)"),
         # xendomains stop: the migration failed, so the DomU was shut down instead (downtime)
         ("migrate-failed", r"(?P<domu>[\w.-]+)\(migr\)Error: (?P<detail>.*)"),
+        # xendomains stop: the DomU live-migrated to XENDOMAINS_MIGRATE's node
+        ("migrated", r"(?P<domu>[\w.-]+)\(migr\)(?!Error)"),
+        # xendomains start: the DomU already runs here (it arrived by migration): not started
+        ("already-running", r"(?P<domu>[\w.-]+)\(skip\)"),
         ("running",
          r"Running (?P<script>/\S*/resource\.d/(?P<group>[^/\s]+))\s+(?P<op>start|stop|status)"),
         ("takeover-complete", r"mach_down takeover complete for node (?P<node>\S+)"),
@@ -196,7 +200,7 @@ class LogEvent:
     node: str = ""
     group: str = ""
     op: str = ""  # start, stop or status (kind "running")
-    domu: str = ""  # kind "migrate-failed"
+    domu: str = ""  # kinds "migrated", "migrate-failed", "already-running"
     detail: str = ""  # kind "migrate-failed": xm's error
     line: str = ""
 

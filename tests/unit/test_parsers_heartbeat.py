@@ -185,4 +185,22 @@ def test_the_guides_real_log_lines() -> None:
     assert kinds(parse_takeover_log(log)) == [
         ("shutdown-notice", "ha1", "", ""), ("taking-over", "", "xendomainsHA1", ""),
         ("acquiring", "ha1", "xendomainsHA1", ""), ("running", "", "xendomainsHA1", "start"),
-        ("takeover-complete", "ha1", "", ""), ("dead", "ha1", "", "")]
+        ("already-running", "", "", ""), ("takeover-complete", "ha1", "", ""),
+        ("dead", "ha1", "", "")]
+
+
+def test_a_planned_stop_with_live_migration() -> None:
+    """With 07-migration's relocation: the stop migrates, the peer's start finds it (skip)."""
+    stop = parse_takeover_log((LOGS / "ha1-stop-live.log").read_text())
+    assert [(e.kind, e.domu) for e in stop] == [
+        ("giving-up", ""), ("releasing", ""), ("running", ""), ("migrated", "test"),
+        ("releasing", ""), ("running", ""), ("relinquished", "")]
+    takeover = parse_takeover_log((LOGS / "ha2-takeover-live.log").read_text())
+    assert [(e.kind, e.group, e.domu) for e in takeover if e.kind in (
+        "taking-over", "running", "already-running", "takeover-complete")] == [
+        ("running", "xendomainsHA2", ""), ("taking-over", "xendomainsHA1", ""),
+        ("running", "xendomainsHA1", ""), ("already-running", "", "test"),
+        ("takeover-complete", "", "")]
+    failback = parse_takeover_log((LOGS / "ha2-failback-live.log").read_text())
+    assert [(e.kind, e.domu) for e in failback] == [
+        ("releasing", ""), ("running", ""), ("migrated", "test"), ("foreign-released", "")]
