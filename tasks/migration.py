@@ -15,7 +15,6 @@ it) and in the step's plan as a ``measured:`` line of the run record.
 from __future__ import annotations
 
 import datetime
-import signal
 import subprocess
 import threading
 import time
@@ -293,40 +292,54 @@ class NodeProber:
         return self.stopped
 
 
-@dataclass
-class ControlProber:
-    """ping on the control machine (it must reach the DomUs' network)."""
+def probe_script(ip: str, interval_s: float) -> str:
+    """A POSIX sh script that pings ``ip`` until a line arrives on its stdin, then stops ping
+    with SIGINT (so it prints its statistics); the marks use the prober's own clock, as the
+    ping -D stamps do."""
+    ping = remote.quote(*probe_command(ip, interval_s))
+    return (f"echo \"# probe started $(date +%s.%N)\"; {ping} & p=$!; read x; "
+            "t=$(date +%s.%N); kill -INT $p; wait $p; echo \"# probe stopped $t\"")
 
-    ip: str
-    interval_s: float
+
+def prober_argv(settings: MigrationSettings, ip: str) -> list[str]:
+    """The local command of a prober on the control machine or, over ssh, on a named host."""
+    script = probe_script(ip, settings.probe_interval_s)
+    if settings.prober_from == "host":
+        return ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-p",
+                str(settings.prober_port), settings.prober_host, script]
+    return ["sh", "-c", script]
+
+
+@dataclass
+class CommandProber:
+    """A prober run from the control machine: there (``sh -c``), or on a named host through
+    the control machine's ssh client (key-based; BatchMode never asks for a password)."""
+
+    argv: list[str]
     process: subprocess.Popen[str] | None = None
-    began: float = 0.0
     stopped: str | None = None
 
     def start(self) -> None:
-        self.began = time.time()
-        self.process = subprocess.Popen(probe_command(self.ip, self.interval_s),
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, text=True)
+        self.process = subprocess.Popen(self.argv, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, stdin=subprocess.PIPE,
+                                        text=True)
 
     def stop(self) -> str:
         assert self.process is not None
         if self.stopped is not None:
             return self.stopped
-        ended = time.time()
-        self.process.send_signal(signal.SIGINT)
         try:
-            out, _ = self.process.communicate(timeout=5)
+            out, _ = self.process.communicate(input="\n", timeout=15)
         except subprocess.TimeoutExpired:
             self.process.kill()
             out, _ = self.process.communicate()
-        self.stopped = f"# probe started {self.began:.6f}\n{out}# probe stopped {ended:.6f}\n"
-        return self.stopped
+        self.stopped = out
+        return out
 
 
 def make_prober(node: NodeChanger, settings: MigrationSettings, domu: DomU) -> Prober:
-    if settings.prober_from == "control":
-        return ControlProber(str(domu.ip), settings.probe_interval_s)
+    if settings.prober_from in ("control", "host"):
+        return CommandProber(prober_argv(settings, str(domu.ip)))
     return NodeProber(node, str(domu.ip), settings.probe_interval_s,
                       f"{MARKER_DIR}/probe-{domu.name}.log")
 
@@ -366,8 +379,10 @@ class LiveMigrate:
         return remote.quote("xm", "migrate", self.domu.name, self.target_host, "--live", *extra)
 
     def describe(self) -> str:
+        where = self.settings.prober_host if self.settings.prober_from == "host" else \
+            self.settings.prober_from
         return (f"run: {self.command} (prober: ping {self.domu.ip} every "
-                f"{self.settings.probe_interval_s:g} s from {self.settings.prober_from})")
+                f"{self.settings.probe_interval_s:g} s from {where})")
 
     def apply(self, node: NodeChanger) -> str:
         prober = make_prober(node, self.settings, self.domu)

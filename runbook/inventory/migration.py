@@ -22,10 +22,12 @@ from runbook.inventory.values import MISSING, kind, read_choice, read_integer, r
 
 _KEYS: Final = ("relocation_port", "relocation_address", "hosts_allow", "prober",
                 "max_gap_s", "max_lost", "migrate_timeout_s")
-_PROBER_KEYS: Final = ("from", "interval_s")
-#: Where the prober pings from: the node that sends the DomU (over its LAN interface), or the
-#: machine that runs `runbook` (it must reach the DomUs' network).
-PROBER_FROM: Final = ("source", "control")
+_PROBER_KEYS: Final = ("from", "interval_s", "host", "port")
+#: Where the prober pings from: the node that sends the DomU (over its LAN interface), the
+#: machine that runs `runbook` (it must reach the DomUs' network), or a named host that the
+#: control machine reaches with its own ssh client (key-based).
+PROBER_FROM: Final = ("source", "control", "host")
+_SSH_TARGET: Final = re.compile(r"([a-z_][a-z0-9_-]*@)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
 ANY: Final = "any"
 
 
@@ -40,6 +42,8 @@ class MigrationSettings:
     # guide's commented-out line); or explicit regexes, matched as xend does (re.match)
     hosts_allow: tuple[str, ...] | str = "peer"
     prober_from: str = "source"
+    prober_host: str = ""  # [user@]host of the prober when prober_from is "host"
+    prober_port: int = 22
     probe_interval_s: float = 0.2  # one ping every this many seconds while a DomU moves
     # The guide: "I lose no packets or maximum 1 packet" pinging once a second, so at most
     # about two seconds without an answer.
@@ -113,7 +117,8 @@ def parse_host(h: HostView) -> dict[str, Any]:
     prober = found.get("prober", MISSING)
     prober = {} if prober is MISSING or prober is None else prober
     if not isinstance(prober, dict):
-        h.problem((*key, "prober"), f"expected a mapping (from, interval_s), got {kind(prober)}")
+        h.problem((*key, "prober"), f"expected a mapping ({', '.join(_PROBER_KEYS)}), got "
+                  f"{kind(prober)}")
         prober = {}
     for name in prober:
         if name not in _PROBER_KEYS:
@@ -137,6 +142,16 @@ def parse_host(h: HostView) -> dict[str, Any]:
         "migrate_timeout_s": 300 if timeout is MISSING else read_integer(
             h, (*key, "migrate_timeout_s"), timeout, 10, 3600, "seconds for one migration"),
     }
+    host, port = prober.get("host", MISSING), prober.get("port", MISSING)
+    values["prober_host"] = "" if host is MISSING or host is None else str(host)
+    if values["prober_from"] == "host" and not (
+            isinstance(host, str) and _SSH_TARGET.fullmatch(host)):
+        h.problem((*key, "prober", "host"), "with from: host, expected [user@]host of the "
+                  f"prober (reached with ssh from this machine), got {kind(host)}")
+    elif values["prober_from"] != "host" and values["prober_host"]:
+        h.problem((*key, "prober", "host"), "only used with from: host")
+    values["prober_port"] = 22 if port is MISSING else read_integer(
+        h, (*key, "prober", "port"), port, 1, 65535, "the prober host's SSH port")
     if h.problem_count() > start:
         return {"migration": None}
     return {"migration": MigrationSettings(**values)}
@@ -161,7 +176,7 @@ def check_cluster(views: Sequence[HostView]) -> None:
 
 SECTION: Final = Section(
     "data.migration: relocation_port, relocation_address, hosts_allow, prober (from, "
-    "interval_s), max_gap_s, max_lost, migrate_timeout_s",
+    "interval_s, host, port), max_gap_s, max_lost, migrate_timeout_s",
     parse_host,
     check_cluster,
     implies=("domu", "drbd"),

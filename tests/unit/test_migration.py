@@ -29,7 +29,7 @@ from runbook.plan import WriteFile
 from runbook.remote import CommandFailed, CommandResult
 from runbook.tasks.drbd import conf_text
 from runbook.tasks.migration import (
-    ControlProber,
+    CommandProber,
     LiveMigrate,
     RestartXend,
     StartDomU,
@@ -38,6 +38,8 @@ from runbook.tasks.migration import (
     plan_restart,
     plan_start,
     plan_xend_config,
+    probe_script,
+    prober_argv,
     relocation_address,
     xend_config_text,
 )
@@ -442,14 +444,30 @@ def test_xm_migrate_that_left_the_domu_listed_is_a_failure(cluster: ClusterInven
     assert node.commands[-1].startswith("stop prober")
 
 
-def test_control_prober_pings_from_this_machine() -> None:
-    prober = ControlProber("127.0.0.1", 0.2)
+def test_control_prober_pings_from_this_machine(cluster: ClusterInventory) -> None:
+    from dataclasses import replace
+
+    _, _, settings = nodes(cluster)
+    prober = CommandProber(prober_argv(replace(settings, prober_from="control"), "127.0.0.1"))
     prober.start()
     time.sleep(0.7)
     log = prober.stop()
     probe = parse_probe(log, 0.2)
     assert probe.received >= 3 and probe.lost == 0 and probe.longest_gap_s < 0.5
     assert prober.stop() == log  # stopping again reads the same log
+
+
+def test_a_named_host_probes_through_ssh(cluster: ClusterInventory) -> None:
+    from dataclasses import replace
+
+    _, _, settings = nodes(cluster)
+    chosen = replace(settings, prober_from="host", prober_host="ops@mon1.domain.local",
+                     prober_port=2222)
+    argv = prober_argv(chosen, "192.168.1.50")
+    assert argv[:7] == ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-p", "2222"]
+    assert argv[7] == "ops@mon1.domain.local"
+    assert argv[8] == probe_script("192.168.1.50", 0.2)
+    assert "ping -D -n -i 0.2 192.168.1.50 & p=$!; read x;" in argv[8]
 
 
 def test_a_dry_run_predicts_a_leg_an_earlier_step_makes_possible(
