@@ -14,7 +14,7 @@ its home node.
 from runbook.engine import Step, WholeCluster
 from runbook.tasks import heartbeat
 
-REQUIRES = ("base", "domu", "drbd", "heartbeat")
+REQUIRES = ("base", "domu", "drbd", "migration", "heartbeat")
 
 STEPS = [
     Step("install", heartbeat.install_heartbeat, "apt-get install heartbeat"),

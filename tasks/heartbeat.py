@@ -81,6 +81,7 @@ PACKAGE = "heartbeat"
 SCRIPT_MODE = 0o755
 AUTHKEYS_MODE = 0o600
 POLL_S = 1.0
+DEFAULT_XEND_PORT = 8002  # xm migrate's relocation port when none is given
 RESTART_WAIT_S = 10.0  # a reload's restart-exec follows its signal within a second or two
 
 
@@ -258,9 +259,12 @@ def resource_scripts(node: NodeReader) -> Plan:
 # -- /etc/default/xendomainsHA1 and HA2 --------------------------------------------------------
 def xendomains_default(hb: HeartbeatSettings, group: ResourceGroup, here: NodeSettings,
                        peer: NodeSettings) -> str:
-    """The group's settings on ``here``: XENDOMAINS_MIGRATE names ``peer``, never ``here``."""
+    """The group's settings on ``here``: XENDOMAINS_MIGRATE names ``peer``, never ``here``, on
+    07-migration's relocation port (xm migrate's default is 8002)."""
+    port = peer.migration.relocation_port if peer.migration is not None else DEFAULT_XEND_PORT
     return render("xendomains-default.j2", group=group, node=here, peer=peer,
-                  xd=hb.xendomains, nodes={here.name: here, peer.name: peer})
+                  xd=hb.xendomains, nodes={here.name: here, peer.name: peer},
+                  port_option="" if port == DEFAULT_XEND_PORT else f" --port={port}")
 
 
 def xendomains_config(node: NodeReader) -> Plan:

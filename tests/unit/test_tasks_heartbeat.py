@@ -57,7 +57,7 @@ PROC_ONE_DOWN = PROC_SYNCED.replace(" 2: cs:Connected ro:Secondary/Secondary ds:
 
 @pytest.fixture(scope="module")
 def cluster() -> ClusterInventory:
-    return load_inventory(LAB, require=("base", "domu", "drbd", "heartbeat"))
+    return load_inventory(LAB, require=("base", "domu", "drbd", "migration", "heartbeat"))
 
 
 @pytest.fixture(scope="module")
@@ -187,6 +187,15 @@ def test_migrate_names_the_other_node(cluster: ClusterInventory, hb: HeartbeatSe
     assert (settings["XENDOMAINS_SAVE"], settings["XENDOMAINS_SHUTDOWN_ALL"],
             settings["XENDOMAINS_RESTORE"], settings["XENDOMAINS_AUTO_ONLY"]) == (
         '""', '""', "false", "true")
+
+
+def test_migrate_uses_07s_relocation_port(cluster: ClusterInventory,
+                                         hb: HeartbeatSettings) -> None:
+    here, peer = cluster.nodes["ha1"], cluster.nodes["ha2"]
+    assert peer.migration is not None and peer.migration.relocation_port == 8002
+    moved = replace(peer, migration=replace(peer.migration, relocation_port=8003))
+    text = hb_task.xendomains_default(hb, hb.group_of("ha1"), here, moved)
+    assert 'XENDOMAINS_MIGRATE="ha2X --live --port=8003"' in text.splitlines()
 
 
 def test_ha_cf_and_haresources_are_the_guides(cluster: ClusterInventory,
