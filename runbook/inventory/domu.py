@@ -47,6 +47,9 @@ _KEYS: Final = (
     "boot_timeout_s",
 )
 BOOT_TIMEOUT_DEFAULT_S: Final = 120
+# A root password a guess finds is no password; the length also keeps the redaction of the
+# secret in logs and reports from masking every common letter of the output.
+MIN_PASSWORD_LENGTH: Final = 8
 _SECRET_KEYS: Final = ("password", "passwd")
 _SECRET_PROBLEM: Final = (
     "passwords never go in the inventory: name an environment variable in password_env "
@@ -91,6 +94,12 @@ class DomU:
                     "(or empty); it must hold the DomU's root password",
                     key="data.domus.password_env",
                 )
+            if len(value) < MIN_PASSWORD_LENGTH:
+                raise InventoryError(
+                    f"DomU {self.name!r}: the root password in {self.password_env} is shorter "
+                    f"than {MIN_PASSWORD_LENGTH} characters",
+                    key="data.domus.password_env",
+                )
             return value
         if self.password_file is None:
             raise InventoryError(
@@ -116,6 +125,8 @@ class DomU:
             raise refuse("the root password file is empty")
         if "\n" in password or "\r" in password:
             raise refuse("the root password file holds more than one line")
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise refuse(f"the root password is shorter than {MIN_PASSWORD_LENGTH} characters")
         return password
 
 

@@ -171,15 +171,19 @@ def test_domu_password_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert caught.value.key == "data.domus.password_env"
     assert "DomU 'test': environment variable RUNBOOK_DOMU_PASSWORD is not set" in str(caught.value)
     monkeypatch.setenv("RUNBOOK_DOMU_PASSWORD", "s3cret")
-    assert domu.password(LAB) == "s3cret"
+    with pytest.raises(InventoryError, match="shorter than 8 characters"):
+        domu.password(LAB)
+    monkeypatch.setenv("RUNBOOK_DOMU_PASSWORD", "s3cret-and-long")
+    assert domu.password(LAB) == "s3cret-and-long"
 
 
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        (b"s3cret\n", "s3cret"),
-        (b"s3cret\r\n", "s3cret"),
+        (b"s3cret-and-long\n", "s3cret-and-long"),
+        (b"s3cret-and-long\r\n", "s3cret-and-long"),
         (b" with spaces ", " with spaces "),
+        (b"short\n", "the root password is shorter than 8 characters"),
         (b"", "the root password file is empty"),
         (b"\n", "the root password file is empty"),
         (b"one\ntwo\n", "holds more than one line"),
