@@ -23,9 +23,17 @@ demo: deps venv
 	$(BIN)/runbook lab up
 	$(BIN)/runbook run all
 
-## test: lint, type checks, unit tests and lab integration tests
+# `make test` and `make integration` run test modules side by side, a whole module per worker
+# (--dist loadfile): every lab module has a lab name and ports of its own, and its lab never
+# spans two workers. Modules start in collection order (--no-loadscope-reorder), which
+# tests/integration/conftest.py makes longest first. Lab modules mostly wait on their nodes,
+# so 3 workers suit 2 cores. PYTEST_WORKERS=0 runs every module in this one process.
+PYTEST_WORKERS ?= 3
+PARALLEL = -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
+## test: lint, type checks, unit tests and lab integration tests (PYTEST_WORKERS=3 in parallel)
 test: deps venv lint
-	$(BIN)/pytest -ra
+	$(BIN)/pytest -ra $(PARALLEL)
 
 ## deps: the Debian packages (root), without starting their services on this machine
 deps:
@@ -58,7 +66,7 @@ unit: venv
 	$(BIN)/pytest -ra -m "not integration"
 
 integration: deps venv
-	$(BIN)/pytest -ra -m integration
+	$(BIN)/pytest -ra -m integration $(PARALLEL)
 
 ## fidelity: replay the real tools' transcripts (tests/fidelity) on lab rbfi (root), print the score
 fidelity: deps venv

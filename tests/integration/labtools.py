@@ -112,6 +112,11 @@ class Invocation:
             pytest.fail(f"no run record was written\n{self}")
         return self.record
 
+    def said(self, text: str) -> bool:
+        """Whether the output holds ``text``, however the terminal width wrapped it: for the
+        one message a usage error consists of (nothing else is written then)."""
+        return " ".join(text.split()) in " ".join(self.output.split())
+
     def text_of_reports(self) -> str:
         """Everything the invocation wrote and printed: where a secret must never be."""
         return self.output + "".join(p.read_text(errors="replace") for p in self.files)

@@ -110,7 +110,8 @@ def test_installed_tool_brings_a_lab_up_and_runs_every_runbook(installed: Instal
         assert f"state:     {state}" in up.stdout
         inventory = state / "inventory"
         done = installed.run("run", "all", "-i", str(inventory), timeout=600,
-                             env={"RUNBOOK_DOMU_PASSWORD": "wheel-test-secret"})
+                             env={"RUNBOOK_DOMU_PASSWORD": "wheel-test-secret",
+                                  "RUNBOOK_HA_AUTHKEY": "wheel-test-authkey"})
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         reports = sorted((installed.home / "reports").glob("*-run-*.html"))
         assert len(reports) == 1
