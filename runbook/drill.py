@@ -79,6 +79,7 @@ Scenario = Literal["planned", "crash", "link"]
 SCENARIOS: tuple[Scenario, ...] = get_args(Scenario)
 T = TypeVar("T")
 POLL_S = 0.5
+WATCH_S = 0.1  # placement samples without SSH (the lab), between the polls
 # hb_standby moved from /usr/lib/heartbeat (2.1) to /usr/share/heartbeat (3.0): either.
 HB_STANDBY = ("for p in /usr/share/heartbeat/hb_standby /usr/lib/heartbeat/hb_standby; do "
               "[ -x $p ] && exec $p foreign; done; exit 127")
@@ -339,7 +340,7 @@ class Overlap:
     def sentence(self, t0: float) -> str:
         span = self.last - self.first
         return (f"{self.domu} ran on {' and '.join(self.nodes)} at once from "
-                f"{self.first - t0:+.1f} s (seen {span:.1f} s, in samples {POLL_S:g} s apart)")
+                f"{self.first - t0:+.1f} s (seen for {span:.1f} s)")
 
 
 def overlaps(samples: Sequence[tuple[float, Mapping[str, Iterable[str]]]],
@@ -474,6 +475,7 @@ class Drill:
     drbd_at_failback: str = ""
     t_undo: float = 0.0
     on_step: Callable[[StepRecord], None] | None = None
+    _samples_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def sample(self) -> dict[str, NodeState]:
         states = self.cluster.states()
@@ -482,7 +484,8 @@ class Drill:
         seen = ({n: frozenset(d) for n, d in placement.items()} if placement is not None
                 else placement_of(states))
         self._note_failback(seen)
-        self.samples.append((at, seen))
+        with self._samples_lock:
+            self.samples.append((at, seen))
         if self.result is not None:
             for name, state in sorted(states.items()):
                 words = describe(state)
@@ -623,6 +626,7 @@ class Drill:
         for state in self.last.values():  # the cluster as the preflight found it
             self.event(describe(state))
         ok = True
+        watching = self.watch(WATCH_S)
         try:
             for phase in phases:
                 if not ok:
@@ -642,8 +646,27 @@ class Drill:
                 self.event(f"{phase.node or 'cluster'}: {phase.what}: {message}")
                 self.step(phase, began, ok, message, ran)
         finally:
+            watching.set()
             self.repair_faults()
         return self.result
+
+    def watch(self, period: float) -> threading.Event:
+        """Where the site can tell placement without SSH (the lab's hypervisor), sample it
+        every ``period`` seconds besides the polls: a DomU on both nodes for a second (a
+        heartbeat kill without STONITH) falls between two polls. Set the event to stop."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(period):
+                seen = self.faults.placement()
+                if seen is None:
+                    return
+                with self._samples_lock:
+                    self.samples.append((self.clock.now(),
+                                         {n: frozenset(d) for n, d in seen.items()}))
+
+        threading.Thread(target=loop, daemon=True, name="drill-placement").start()
+        return stop
 
     def repair_faults(self) -> None:
         """Undo a fault the drill left (it failed or was interrupted): no waiting here."""
@@ -680,7 +703,8 @@ def finish(drill: Drill, end_states: Mapping[str, NodeState]) -> list[CheckRecor
         record.downtime_s = max((p.longest_gap_s for p in probes), default=None)
         record.lost_pings = sum(p.lost for p in probes) if probes else None
     t0 = drill.t0
-    record.overlaps = [o.sentence(t0) for o in overlaps(drill.samples, drill.homes.domus)]
+    samples = sorted(drill.samples, key=lambda sample: sample[0])  # polls and watcher
+    record.overlaps = [o.sentence(t0) for o in overlaps(samples, drill.homes.domus)]
     left = problems(end_states, drill.homes)
     left += [f"the {s} fault was not undone" for s in drill.broken]
     record.left_to_repair = left

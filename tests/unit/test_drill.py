@@ -3,6 +3,7 @@ fake nodes and a fake fault injector (no lab, no SSH)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -199,7 +200,7 @@ def test_overlaps_are_runs_of_samples_on_both_nodes() -> None:
     assert [(o.domu, o.nodes, o.first, o.last) for o in found] == [
         ("test", ("ha1", "ha2"), 10.5, 11.0), ("test", ("ha1", "ha2"), 20.0, 20.0)]
     assert found[0].sentence(10.0) == (
-        "test ran on ha1 and ha2 at once from +0.5 s (seen 0.5 s, in samples 0.5 s apart)")
+        "test ran on ha1 and ha2 at once from +0.5 s (seen for 0.5 s)")
     assert drill.overlaps(samples[:1], ["test"]) == []
 
 
@@ -365,3 +366,25 @@ def _minimal_record() -> dict[str, object]:
         "tool_version": "0", "git_commit": "x", "inventory_folder": "/inv",
         "inventory_sha256": "0", "runbooks": ["drill-planned"], "hosts": ["ha1", "ha2"],
         "limit": [], "left_out": [], "forced": []}, "steps": [], "checks": []}
+
+
+@dataclass
+class BothNodesFaults(FakeFaults):
+    """A site whose hypervisor shows the DomU on both nodes (the watcher's samples)."""
+
+    def placement(self) -> dict[str, list[str]] | None:
+        return {"ha1": ["test"], "ha2": ["test"]}
+
+
+def test_the_watcher_samples_placement_between_polls() -> None:
+    run, _, _ = make("link", [WHOLE], BothNodesFaults())
+    stop = run.watch(0.01)
+    time.sleep(0.2)
+    stop.set()
+    assert len(run.samples) >= 3
+    assert [(o.domu, o.nodes) for o in drill.overlaps(run.samples, ["test"])] == [
+        ("test", ("ha1", "ha2"))]
+    quiet, _, _ = make("link", [WHOLE])  # no placement without SSH: polls only
+    quiet.watch(0.01)
+    time.sleep(0.05)
+    assert quiet.samples == []
