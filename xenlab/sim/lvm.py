@@ -19,6 +19,8 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 import storage_state as ss
 
@@ -34,6 +36,7 @@ SIZE_ROWS = (
 LONG, SHORT, UNIT = 0, 1, 2
 UNIT_POWERS = {"k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6}
 NAME_RE = re.compile(r"^[a-zA-Z0-9+_.][a-zA-Z0-9+_.-]*$")
+T = TypeVar("T")
 COMMANDS = ("pvcreate", "pvremove", "pvdisplay", "pvs", "pvscan", "vgcreate", "vgremove",
             "vgdisplay", "vgs", "vgscan", "vgchange", "lvcreate", "lvremove", "lvdisplay", "lvs",
             "lvscan", "version")
@@ -336,6 +339,33 @@ class Lvm:
         return found, status
 
 
+class Refused(Exception):
+    """One argument of a per-argument command is refused: reported, and the others go on."""
+
+    def __init__(self, message: str, to_stdout: bool = False) -> None:
+        super().__init__(message)
+        self.to_stdout = to_stdout  # lvm2's log_print, where log_error goes to stderr
+
+
+def change_each(lvm: Lvm, items: Iterable[T], change: Callable[[T], str], rc: int = 0) -> int:
+    """lvm2's process_each_*: ``change`` each item and print the line it returns; a Refused
+    item makes the status ECMD_FAILED, an LvmError stops all. Saves if anything changed."""
+    changed = False
+    try:
+        for item in items:
+            try:
+                done = change(item)
+            except Refused as exc:
+                say(str(exc)) if exc.to_stdout else warn(str(exc))
+                rc = ECMD_FAILED
+                continue
+            changed = True
+            say(done)
+    finally:
+        lvm.close(changed)
+    return rc
+
+
 def lv_path(vg: str, lv: str) -> str:
     return f"/dev/{vg}/{lv}"
 
@@ -384,46 +414,36 @@ def pvcreate(argv: list[str]) -> int:
     if not args.words:
         raise LvmError("Please enter a physical volume path", EINVALID)
     lvm = Lvm()
-    changed = False
-    rc = 0
-    try:
-        for dev in args.words:
-            kind = ss.resolve_device(lvm.state, dev, lvm.root)
-            if kind is None or kind[0] == "disk":
-                warn(f"Device {dev} not found (or ignored by filtering).")
-                rc = ECMD_FAILED
-                continue
-            path = kind[1]
-            pv = lvm.pvs().get(dev)
-            if pv and pv.get("vg"):
-                if args.flag("force") < 2:
-                    warn(f'Can\'t initialize physical volume "{dev}" of volume group '
-                         f'"{pv["vg"]}" without -ff')
-                    rc = ECMD_FAILED
-                    continue
-                if not args.flag("yes") and not ask(
-                        f'Really INITIALIZE physical volume "{dev}" of volume group '
-                        f'"{pv["vg"]}" [y/n]? '):
-                    say(f"{dev}: physical volume not initialized")  # log_print: stdout
-                    rc = ECMD_FAILED
-                    continue
-                say(f'WARNING: Forcing physical volume creation on {dev} of volume group '
-                    f'"{pv["vg"]}"')  # log_print in pvcreate_check: stdout
-                ss.drop_pv(lvm.state, lvm.root, dev)
-            size = os.path.getsize(path)
-            uuid = ss.new_uuid()
-            ss.write_pv_label(path, uuid, size)
-            lvm.state["pvs"][dev] = {"uuid": uuid, "vg": None, "size": size,
-                                     "pe_start": ss.PE_START, "pe_count": 0}
-            lvm.missing.pop(dev, None)
-            part = ss.partition(lvm.state, dev)
-            if part is not None:
-                part["signature"] = "LVM2_member"
-            changed = True
-            say(f'Physical volume "{dev}" successfully created')
-    finally:
-        lvm.close(changed)
-    return rc
+
+    def create(dev: str) -> str:
+        kind = ss.resolve_device(lvm.state, dev, lvm.root)
+        if kind is None or kind[0] == "disk":
+            raise Refused(f"Device {dev} not found (or ignored by filtering).")
+        path = kind[1]
+        pv = lvm.pvs().get(dev)
+        if pv and pv.get("vg"):
+            if args.flag("force") < 2:
+                raise Refused(f'Can\'t initialize physical volume "{dev}" of volume group '
+                              f'"{pv["vg"]}" without -ff')
+            if not args.flag("yes") and not ask(
+                    f'Really INITIALIZE physical volume "{dev}" of volume group '
+                    f'"{pv["vg"]}" [y/n]? '):
+                raise Refused(f"{dev}: physical volume not initialized", to_stdout=True)
+            say(f'WARNING: Forcing physical volume creation on {dev} of volume group '
+                f'"{pv["vg"]}"')  # log_print in pvcreate_check: stdout
+            ss.drop_pv(lvm.state, lvm.root, dev)
+        size = os.path.getsize(path)
+        uuid = ss.new_uuid()
+        ss.write_pv_label(path, uuid, size)
+        lvm.state["pvs"][dev] = {"uuid": uuid, "vg": None, "size": size,
+                                 "pe_start": ss.PE_START, "pe_count": 0}
+        lvm.missing.pop(dev, None)
+        part = ss.partition(lvm.state, dev)
+        if part is not None:
+            part["signature"] = "LVM2_member"
+        return f'Physical volume "{dev}" successfully created'
+
+    return change_each(lvm, args.words, create)
 
 
 def pvremove(argv: list[str]) -> int:
@@ -432,30 +452,23 @@ def pvremove(argv: list[str]) -> int:
     if not args.words:
         raise LvmError("Please enter a physical volume path", EINVALID)
     lvm = Lvm()
-    changed, rc = False, 0
-    try:
-        for dev in args.words:
-            pv = lvm.pvs().get(dev)
-            path = lvm.file_of(dev)
-            if pv is None or path is None:
-                warn(f"No PV label found on {dev}.")
-                rc = ECMD_FAILED
-                continue
-            if pv.get("vg") and args.flag("force") < 2:
-                warn(f'Can\'t pvremove physical volume "{dev}" of volume group "{pv["vg"]}" '
-                     "without -ff")
-                rc = ECMD_FAILED
-                continue
-            ss.wipe_pv_label(path)
-            ss.drop_pv(lvm.state, lvm.root, dev)
-            part = ss.partition(lvm.state, dev)
-            if part is not None:
-                part["signature"] = "none"
-            changed = True
-            say(f'Labels on physical volume "{dev}" successfully wiped')
-    finally:
-        lvm.close(changed)
-    return rc
+
+    def remove(dev: str) -> str:
+        pv = lvm.pvs().get(dev)
+        path = lvm.file_of(dev)
+        if pv is None or path is None:
+            raise Refused(f"No PV label found on {dev}.")
+        if pv.get("vg") and args.flag("force") < 2:
+            raise Refused(f'Can\'t pvremove physical volume "{dev}" of volume group '
+                          f'"{pv["vg"]}" without -ff')
+        ss.wipe_pv_label(path)
+        ss.drop_pv(lvm.state, lvm.root, dev)
+        part = ss.partition(lvm.state, dev)
+        if part is not None:
+            part["signature"] = "none"
+        return f'Labels on physical volume "{dev}" successfully wiped'
+
+    return change_each(lvm, args.words, remove)
 
 
 def pvdisplay(argv: list[str]) -> int:
@@ -592,35 +605,34 @@ def vgremove(argv: list[str]) -> int:
     if not args.words:
         raise LvmError("Please enter one or more volume group paths", EINVALID)
     lvm = Lvm()
-    changed, rc = False, 0
+
+    def remove(name: str) -> str:
+        vg = visible_vg(lvm, name)
+        name = lvm.vg_name_of(vg)
+        if vg["lvs"] and not args.flag("force"):
+            raise Refused(f'Volume group "{name}" still contains {len(vg["lvs"])} logical '
+                          "volume(s)")
+        for lv_name in list(vg["lvs"]):
+            if open_count(vg["lvs"][lv_name]):
+                raise LvmError(f'Can\'t remove open logical volume "{lv_name}"')
+            remove_lv(lvm, name, lv_name)
+        for dev in vg["pvs"]:
+            pv = lvm.state["pvs"].get(dev)
+            if pv:
+                pv["vg"] = None
+                pv["pe_count"] = 0
+        del lvm.vgs[name]
+        return f'Volume group "{name}" successfully removed'
+
+    return change_each(lvm, args.words, remove)
+
+
+def visible_vg(lvm: Lvm, name: str) -> dict:
+    """The VG an argument names; one that is not found refuses that argument only."""
     try:
-        for name in args.words:
-            try:
-                vg = lvm.vg(name)
-            except LvmError as exc:
-                warn(str(exc))
-                rc = ECMD_FAILED
-                continue
-            name = lvm.vg_name_of(vg)
-            if vg["lvs"] and not args.flag("force"):
-                warn(f'Volume group "{name}" still contains {len(vg["lvs"])} logical volume(s)')
-                rc = ECMD_FAILED
-                continue
-            for lv_name in list(vg["lvs"]):
-                if open_count(vg["lvs"][lv_name]):
-                    raise LvmError(f'Can\'t remove open logical volume "{lv_name}"')
-                remove_lv(lvm, name, lv_name)
-            for dev in vg["pvs"]:
-                pv = lvm.state["pvs"].get(dev)
-                if pv:
-                    pv["vg"] = None
-                    pv["pe_count"] = 0
-            del lvm.vgs[name]
-            changed = True
-            say(f'Volume group "{name}" successfully removed')
-    finally:
-        lvm.close(changed)
-    return rc
+        return lvm.vg(name)
+    except LvmError as exc:
+        raise Refused(str(exc)) from exc
 
 
 def vgdisplay(argv: list[str]) -> int:
@@ -710,34 +722,25 @@ def vgchange(argv: list[str]) -> int:
     value = args.get("activate")
     if value not in ("y", "n", "ey", "ly", "en", "ln"):
         raise LvmError("Please give one of -a|-l|-p|-x|... (the lab simulates -a y|n)", EINVALID)
+    on = value.endswith("y")
     lvm = Lvm()
-    changed, rc = False, 0
-    try:
-        names = args.words or list(lvm.visible_vgs())
-        for name in names:
-            try:
-                vg = lvm.vg(name)
-            except LvmError as exc:
-                warn(str(exc))
-                rc = ECMD_FAILED
-                continue
-            name = lvm.vg_name_of(vg)
-            on = value.endswith("y")
-            for lv in vg["lvs"].values():
-                if not on and open_count(lv):
-                    raise LvmError(f"Can't deactivate volume group \"{name}\" with "
-                                   f"{sum(1 for x in vg['lvs'].values() if open_count(x))} "
-                                   "open logical volume(s)")
-            for lv in vg["lvs"].values():
-                if on and not lv.get("active", True):
-                    lv["minor"] = lvm.next_minor()
-                lv["active"] = on
-            changed = True
-            count = len(vg["lvs"]) if on else 0
-            say(f'{count} logical volume(s) in volume group "{name}" now active')
-    finally:
-        lvm.close(changed)
-    return rc
+
+    def switch(name: str) -> str:
+        vg = visible_vg(lvm, name)
+        name = lvm.vg_name_of(vg)
+        for lv in vg["lvs"].values():
+            if not on and open_count(lv):
+                raise LvmError(f"Can't deactivate volume group \"{name}\" with "
+                               f"{sum(1 for x in vg['lvs'].values() if open_count(x))} "
+                               "open logical volume(s)")
+        for lv in vg["lvs"].values():
+            if on and not lv.get("active", True):
+                lv["minor"] = lvm.next_minor()
+            lv["active"] = on
+        count = len(vg["lvs"]) if on else 0
+        return f'{count} logical volume(s) in volume group "{name}" now active'
+
+    return change_each(lvm, args.words or list(lvm.visible_vgs()), switch)
 
 
 # ----------------------------------------------------------------------------- LV commands
@@ -829,26 +832,20 @@ def lvremove(argv: list[str]) -> int:
     if not args.words:
         raise LvmError("Please enter one or more logical volume paths", EINVALID)
     lvm = Lvm()
-    changed = False
-    try:
-        found, rc = lvm.find_lvs(args.words)
-        for vg_name, lv_name in found:
-            lv = lvm.vgs[vg_name]["lvs"][lv_name]
-            if open_count(lv):
-                warn(f'Can\'t remove open logical volume "{lv_name}"')
-                rc = ECMD_FAILED
-                continue
-            if (not args.flag("force") and lv.get("active", True) and not ask(
-                    f'Do you really want to remove active logical volume "{lv_name}"? [y/n]: ')):
-                say(f'Logical volume "{lv_name}" not removed')
-                rc = ECMD_FAILED
-                continue
-            remove_lv(lvm, vg_name, lv_name)
-            changed = True
-            say(f'Logical volume "{lv_name}" successfully removed')
-    finally:
-        lvm.close(changed)
-    return rc
+
+    def remove(found: tuple[str, str]) -> str:
+        vg_name, lv_name = found
+        lv = lvm.vgs[vg_name]["lvs"][lv_name]
+        if open_count(lv):
+            raise Refused(f'Can\'t remove open logical volume "{lv_name}"')
+        if (not args.flag("force") and lv.get("active", True) and not ask(
+                f'Do you really want to remove active logical volume "{lv_name}"? [y/n]: ')):
+            raise Refused(f'Logical volume "{lv_name}" not removed', to_stdout=True)
+        remove_lv(lvm, vg_name, lv_name)
+        return f'Logical volume "{lv_name}" successfully removed'
+
+    found, rc = lvm.find_lvs(args.words)
+    return change_each(lvm, found, remove, rc)
 
 
 def render_lvdisplay(lvm: Lvm, vg_name: str, lv_name: str) -> list[str]:
