@@ -128,12 +128,14 @@ def test_roles_follow_the_domu(node: NodeSettings, resource: DrbdResource,
     role = drbd[node].get(drbdadm_pair("role", resource.name))
     if role == want:
         return
-    where = node.name if runs_here else node.peer if runs_on_peer else "no node"
+    where = " and ".join(name for name, runs in ((node.name, runs_here),
+                                                  (node.peer, runs_on_peer)) if runs)
     dev = proc_device(drbd[node], node, resource)
     fail(finding(subject=resource.name, node=node, expected=f"ro {'/'.join(want)}",
                  found="/".join(role),
-                 note=f"DomU {resource.domu} runs on {where}; "
-                      + (proc_words(dev) if isinstance(dev, DrbdDevice) else dev.sentence())))
+                 note=f"DomU {resource.domu} runs on {where or 'no node'}; "
+                      + (proc_words(dev) if isinstance(dev, DrbdDevice)
+                         else f"{PROC_PATH}: {dev.found}")))
 
 
 # -- drbd.conf: one file on both nodes, the one the inventory renders ---------------------------
