@@ -7,7 +7,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import yaml
@@ -21,12 +21,22 @@ DATA = ROOT / "tests" / "data" / "inventory"
 ALL_SECTIONS = ("xen", "lvm", "xen_tools", "domu")
 
 Docs = dict[str, Any]  # file name -> loaded YAML document
+S = TypeVar("S")
 
 
 def load_error(folder: Path, **kwargs: Any) -> InventoryError:
     with pytest.raises(InventoryError) as caught:
         load_inventory(folder, **kwargs)
     return caught.value
+
+
+def settings_of(folder: Path, section: str, kind: type[S]) -> S:
+    """``section``'s settings of ``folder`` loaded with it required: one value for the cluster."""
+    cluster = load_inventory(folder, require=(section,))
+    found = {name: getattr(node, section) for name, node in cluster.nodes.items()}
+    first = found["ha1"]
+    assert found["ha2"] == first and isinstance(first, kind)
+    return first
 
 
 def lab_copy(tmp_path: Path, mutate: Callable[[Docs], object] | None = None) -> Path:
@@ -55,6 +65,20 @@ class Bad:
     host: str | None
     key: str | None
     problem: str  # a part of the first problem's text
+
+
+def section_error(
+    tmp_path: Path, case: Bad, require: tuple[str, ...], valid: tuple[str, ...]
+) -> InventoryError:
+    """The error of ``case`` when ``require`` is loaded, checked to name the case's file, host,
+    key, problem and line; loading only ``valid`` still works, so only the section is wrong."""
+    folder = lab_copy(tmp_path, case.mutate)
+    load_inventory(folder, require=valid)
+    error = load_error(folder, require=require)
+    assert (error.file, error.host, error.key) == (folder / case.file, case.host, case.key)
+    assert case.problem in error.problem
+    assert error.line is not None
+    return error
 
 
 def walk(doc: Any, names: list[str]) -> Any:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook.inventory import DrbdSettings, load_inventory
+from runbook.inventory import DrbdSettings
 from tests.unit.inventory.helpers import (
     EXAMPLE,
     LAB,
@@ -17,17 +17,16 @@ from tests.unit.inventory.helpers import (
     lab_copy,
     load_error,
     removal,
+    section_error,
     setting,
+    settings_of,
 )
 
 DRBD = "xen_cluster.data.drbd"
 
 
 def drbd_of(folder: Path) -> DrbdSettings:
-    cluster = load_inventory(folder, require=("drbd",))
-    settings = {name: node.drbd for name, node in cluster.nodes.items()}
-    assert settings["ha1"] == settings["ha2"] and settings["ha1"] is not None
-    return settings["ha1"]
+    return settings_of(folder, "drbd", DrbdSettings)
 
 
 def test_lab_and_example_load() -> None:
@@ -109,12 +108,7 @@ BAD: dict[str, Bad] = {
 
 @pytest.mark.parametrize("case", BAD.values(), ids=BAD.keys())
 def test_bad_drbd_settings_name_file_host_and_key(tmp_path: Path, case: Bad) -> None:
-    folder = lab_copy(tmp_path, case.mutate)
-    load_inventory(folder, require=("domu",))  # only the drbd section is wrong
-    error = load_error(folder, require=("drbd",))
-    assert (error.file, error.host, error.key) == (folder / case.file, case.host, case.key)
-    assert case.problem in error.problem
-    assert error.line is not None
+    section_error(tmp_path, case, require=("drbd",), valid=("domu",))
 
 
 def test_meta_lv_and_domus_must_fit_the_partition(tmp_path: Path) -> None:

@@ -15,8 +15,8 @@ from tests.unit.inventory.helpers import (
     G,
     H,
     lab_copy,
-    load_error,
     removal,
+    section_error,
     setting,
 )
 
@@ -142,10 +142,5 @@ BAD: dict[str, Bad] = {
 
 @pytest.mark.parametrize("case", BAD.values(), ids=BAD.keys())
 def test_bad_heartbeat_names_file_host_and_key(tmp_path: Path, case: Bad) -> None:
-    folder = lab_copy(tmp_path, case.mutate)
-    load_inventory(folder)  # the base settings stay valid: only the section is wrong
-    error = load_error(folder, require=SECTIONS)
-    assert (error.file, error.host, error.key) == (folder / case.file, case.host, case.key)
-    assert case.problem in error.problem
-    assert error.line is not None
+    error = section_error(tmp_path, case, require=SECTIONS, valid=("base",))
     assert "Sup3r" not in str(error)  # what may be the key is named, never printed

@@ -9,16 +9,22 @@ from pathlib import Path
 import pytest
 
 from runbook.inventory import MigrationSettings, load_inventory
-from tests.unit.inventory.helpers import EXAMPLE, LAB, Bad, G, lab_copy, load_error, setting
+from tests.unit.inventory.helpers import (
+    EXAMPLE,
+    LAB,
+    Bad,
+    G,
+    lab_copy,
+    section_error,
+    setting,
+    settings_of,
+)
 
 MIG = "xen_cluster.data.migration"
 
 
 def migration_of(folder: Path) -> MigrationSettings:
-    cluster = load_inventory(folder, require=("migration",))
-    settings = {name: node.migration for name, node in cluster.nodes.items()}
-    assert settings["ha1"] == settings["ha2"] and settings["ha1"] is not None
-    return settings["ha1"]
+    return settings_of(folder, "migration", MigrationSettings)
 
 
 def test_lab_and_example_load() -> None:
@@ -86,12 +92,7 @@ BAD = {
 
 @pytest.mark.parametrize("case", BAD.values(), ids=BAD.keys())
 def test_bad_migration_settings_name_file_host_and_key(tmp_path: Path, case: Bad) -> None:
-    folder = lab_copy(tmp_path, case.mutate)
-    load_inventory(folder, require=("drbd",))  # only the migration section is wrong
-    error = load_error(folder, require=("migration",))
-    assert (error.file, error.host, error.key) == (folder / case.file, case.host, case.key)
-    assert case.problem in error.problem
-    assert error.line is not None
+    section_error(tmp_path, case, require=("migration",), valid=("drbd",))
 
 
 def test_explicit_addresses_may_differ_between_nodes(tmp_path: Path) -> None:

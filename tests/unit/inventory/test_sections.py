@@ -31,6 +31,7 @@ from tests.unit.inventory.helpers import (
     lab_copy,
     load_error,
     removal,
+    section_error,
     setting,
     walk,
 )
@@ -596,12 +597,7 @@ SECTION_BAD = {
 
 @pytest.mark.parametrize("case", SECTION_BAD.values(), ids=SECTION_BAD.keys())
 def test_bad_section_names_file_host_and_key(tmp_path: Path, case: Bad) -> None:
-    folder = lab_copy(tmp_path, case.mutate)
-    load_inventory(folder)  # the base settings stay valid: only the sections are wrong
-    error = load_error(folder, require=ALL_SECTIONS)
-    assert (error.file, error.host, error.key) == (folder / case.file, case.host, case.key)
-    assert case.problem in error.problem
-    assert error.line is not None
+    error = section_error(tmp_path, case, require=ALL_SECTIONS, valid=("base",))
     assert "Sup3r" not in str(error)  # a password in clear is named, never printed
 
 
