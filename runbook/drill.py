@@ -65,6 +65,7 @@ from runbook.inventory import (
 from runbook.parsers.drbd import ProcDrbd
 from runbook.parsers.migration import Probe, parse_probe
 from runbook.parsers.xen import running
+from runbook.plan import PlannedTask, RunCommand, plan_of
 from runbook.record import (
     CheckRecord,
     CommandRecord,
@@ -318,14 +319,24 @@ def _each_state(task: Task, homes: Homes) -> Result:
 
 
 def _change(task: Task, command: str, timeout: float) -> Result:
-    remote.retry_connection(task.host.name)
+    """Run one changing command the way every change of the tool is made: a plan of one
+    RunCommand applied by PlannedTask through a NodeChanger. The result is the command as
+    journalled, whatever its exit status."""
+    host = task.host.name
+    remote.retry_connection(host)
+    before = len(remote.journal(host))
+    apply = PlannedTask(lambda node: plan_of([RunCommand(command, timeout=timeout)]))
     try:
-        done = remote.change(task, command, timeout=timeout, ok_codes=range(256))
+        apply(task)
     except remote.NodeUnreachable as exc:
         _drop(task)
-        return Result(host=task.host, result=CommandRecord(task.host.name, command, "",
-                                                           exc.reason, -1, 0.0))
-    return Result(host=task.host, result=CommandRecord.of(done))
+        return Result(host=task.host, result=CommandRecord(host, command, "", exc.reason, -1,
+                                                           0.0))
+    except remote.RemoteError:
+        pass  # it exited non-zero: the journal has it
+    ran = remote.journal(host)[before:]
+    return Result(host=task.host, result=CommandRecord.of(ran[-1]) if ran else
+                  CommandRecord(host, command, "", "not run", -1, 0.0))
 
 
 # -- overlaps: a DomU seen on both nodes --------------------------------------------------------

@@ -8,11 +8,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pytest
+from nornir.core import Nornir
 
-from runbook import drill
+from runbook import drill, remote
+from runbook.inventory import ClusterInventory
 from runbook.drill import Homes, NodeState, Phase
 from runbook.parsers.drbd import DrbdDevice, ProcDrbd
 from runbook.record import CommandRecord, RunRecord
+from tests.unit import fakenode_heartbeat
+from tests.unit.fakenode import FakeNode
 
 UP = ProcDrbd("8.3.7", "88", "86-91", {
     1: DrbdDevice(1, "Connected", "Primary", "Secondary", "UpToDate", "UpToDate"),
@@ -388,3 +392,26 @@ def test_the_watcher_samples_placement_between_polls() -> None:
     quiet.watch(0.01)
     time.sleep(0.05)
     assert quiet.samples == []
+
+
+# -- the nodes over SSH: fake nodes behind Nornir ------------------------------------------------
+
+def test_the_cluster_is_read_and_changed_over_the_sessions(
+        nr: Nornir, cluster: ClusterInventory, fake_nodes: dict[str, FakeNode]) -> None:
+    for name in ("ha1", "ha2"):
+        fake = FakeNode.replicated(name)
+        fakenode_heartbeat.run_08(fake, cluster, name, "key")
+        fake.ha.peers = {n.fqdn: "active" for n in cluster.nodes.values()}
+        fake_nodes[name].__dict__.update(fake.__dict__)
+    fake_nodes["ha1"].domains = {"test"}
+    nodes = drill.NornirCluster(nr, Homes.of(cluster))
+    states = nodes.states()
+    assert drill.problems(states, nodes.homes) == []
+    assert (states["ha1"].running, states["ha2"].holds) == (frozenset({"test"}), "local")
+    fake_nodes["ha2"].ha.running = False  # heartbeat stopped there: cl_status cannot sign on
+    assert drill.problems(nodes.states(), nodes.homes) == ["ha2: heartbeat is not running"]
+    # a change goes through the plan machinery; the fake knows no init script: exit 127
+    ran = nodes.change("ha1", "/etc/init.d/heartbeat start", 30.0)
+    assert (ran.host, ran.command, ran.exit_status) == ("ha1", "/etc/init.d/heartbeat start",
+                                                        127)
+    assert remote.journal("ha1")[-1].command == "/etc/init.d/heartbeat start"
