@@ -11,8 +11,8 @@ import pytest
 from nornir.core import Nornir
 
 from runbook import drill, remote
-from runbook.inventory import ClusterInventory
 from runbook.drill import Homes, NodeState, Phase
+from runbook.inventory import ClusterInventory
 from runbook.parsers.drbd import DrbdDevice, ProcDrbd
 from runbook.record import CommandRecord, RunRecord
 from tests.unit import fakenode_heartbeat
