@@ -14,13 +14,15 @@ into the run record (its ``drill`` object), the JUnit file and the handover repo
   nothing may fail over; DRBD loses its peer until the link is back and resyncs.
 
 Measured (seconds, wall clock, as ping -D stamps its lines): ``downtime_s`` is the longest
-silence between two ping answers of one DomU over the whole scenario (pings every 0.2 s, so a
-DomU that never stopped shows about 0.2); ``time_to_recover_s`` is from the fault to every
-DomU served again (planned: running on the peer; crash: running on the survivor and answering
-ping; link: DRBD Connected and UpToDate after the link is back); ``failback_s`` from the node's
-return to the cluster whole again. While it runs, the drill samples where each DomU runs and
-reports a DomU seen on both nodes as a finding (after a heartbeat kill -9 the survivor may start
-it a second before the watchdog resets the dead node), never hides it.
+silence between two ping answers of one DomU over the whole scenario (07's prober, every
+``migration.prober.interval_s``: a DomU that never stopped shows about one interval);
+``time_to_recover_s`` is, for planned, from the stop to the DomUs running on the peer with its
+takeover over; for crash, from the crash to the DomU's first ping answer after its silence; for
+link, from the link's return to DRBD Connected UpToDate. ``failback_s`` is from the node's
+return to the cluster whole again. While it runs, the drill samples where each DomU runs (every
+poll, and on the lab every 0.1 s from the hypervisor) and reports a DomU seen on both nodes as a
+finding (after a heartbeat kill -9 the survivor may start it a second before the watchdog resets
+the dead node), never hides it.
 
 A drill refuses to start unless the cluster is whole (the state the checks of 06 and 08 assert:
 DRBD Connected UpToDate/UpToDate, heartbeat running with the peer active, every DomU once on its
