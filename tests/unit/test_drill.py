@@ -415,3 +415,33 @@ def test_the_cluster_is_read_and_changed_over_the_sessions(
     assert (ran.host, ran.command, ran.exit_status) == ("ha1", "/etc/init.d/heartbeat start",
                                                         127)
     assert remote.journal("ha1")[-1].command == "/etc/init.d/heartbeat start"
+
+
+def test_preflight_refuses_a_cluster_that_is_not_whole() -> None:
+    run, _, faults = make("crash", [{"ha1": node("ha1"), "ha2": node("ha2", running=("test",),
+                                                                    holds="all")}])
+    rows, refusal = drill.preflight(run)
+    assert refusal == ("ha2: heartbeat holds all resource groups (cl_status rscstatus), not its "
+                       "own (local); test runs on ha2, not once on its home ha1")
+    assert [(r.step, r.status, r.message) for r in rows] == [
+        ("preflight", "failed", f"refused: {refusal}")]
+    assert faults.done == [] and run.samples == []  # nothing touched, nothing measured
+    ok, _, _ = make("crash", [WHOLE])
+    assert drill.preflight(ok)[1] == ""
+
+
+def test_summary_and_junit_say_the_figures() -> None:
+    run, _, _ = make("crash", [WHOLE], FakeFaults(acked=10, on_disk=10))
+    result = run.run([Phase("fault", "ha1", "power off")], "ha1: power off")
+    result.downtime_s, result.time_to_recover_s, result.lost_pings = 6.75, 6.8, 34
+    assert drill.summary(result) == [
+        "crash on lab fake: ha1: power off",
+        "  downtime (longest ping silence) 6.8 s, 34 ping(s) lost",
+        "  time to recover 6.8 s, failback not measured",
+        "  writes: last acknowledged 10, on the survivor 10: 0 lost"]
+    record = RunRecord.from_dict(_minimal_record())
+    record.drill, record.checks = result, drill.finish(run, WHOLE)
+    suite = drill.checks_testsuite(record)
+    assert [(c.get("name"), [f.tag for f in c]) for c in suite.iter("testcase")] == [
+        ("cluster_whole_at_the_end", []), ("no_domu_on_both_nodes", []),
+        ("no_acknowledged_write_lost", [])]
