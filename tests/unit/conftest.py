@@ -1,4 +1,5 @@
-"""Nornir over the committed lab inventory, with fake nodes instead of SSH."""
+"""Nornir over the committed lab inventory, with fake nodes instead of SSH; for the CLI and
+plugin tests, the same with `echo`, an inventory whose SSH files exist, and pytester."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from nornir.core import Nornir
 
 from runbook import context, remote
 from runbook.inventory import ClusterInventory, load_inventory, open_nornir
+from tests.unit.cliparts import inventory_with_ssh_files, with_fake_nodes
 from tests.unit.fakenode import FakeNode
 from tests.unit.fakeshell import FakeShell, attach
 
@@ -37,3 +39,21 @@ def nr(cluster: ClusterInventory, fake_nodes: dict[str, FakeNode]) -> Iterator[N
     context.attach(nornir, cluster)
     yield nornir
     remote.reset()
+
+
+@pytest.fixture
+def fake_nr(nr: Nornir, fake_nodes: dict[str, FakeNode]) -> Nornir:
+    return with_fake_nodes(nr, fake_nodes)
+
+
+@pytest.fixture
+def inventory_dir(cluster: ClusterInventory, tmp_path: Path) -> Path:
+    return inventory_with_ssh_files(cluster, tmp_path)
+
+
+@pytest.fixture
+def checks_dir(fake_nr: Nornir, pytester: pytest.Pytester) -> pytest.Pytester:
+    """pytester (the module must load it: pytest_plugins = ["pytester"]), made after Nornir:
+    pytester unloads the modules imported after it starts, and Nornir's plugin registry
+    refuses a second copy of a plugin class it already holds."""
+    return pytester

@@ -24,27 +24,10 @@ from runbook.engine import RunbookRun
 from runbook.inventory import ClusterInventory
 from runbook.pytest_plugin import Invocation, RunbookPlugin
 from runbook.record import read
-from tests.unit.cliparts import inventory_with_ssh_files, runbooks, with_fake_nodes
+from tests.unit.cliparts import runbooks
 from tests.unit.fakenode import FakeNode
 
-pytest_plugins = ["pytester"]
-
-
-@pytest.fixture
-def fake_nr(nr: Nornir, fake_nodes: dict[str, FakeNode]) -> Nornir:
-    return with_fake_nodes(nr, fake_nodes)
-
-
-@pytest.fixture
-def inventory_dir(cluster: ClusterInventory, tmp_path: Path) -> Path:
-    return inventory_with_ssh_files(cluster, tmp_path)
-
-
-@pytest.fixture
-def checks_dir(fake_nr: Nornir, pytester: pytest.Pytester) -> pytest.Pytester:
-    """pytester, made after Nornir: pytester unloads the modules imported after it starts,
-    and Nornir's plugin registry refuses a second copy of a plugin class it already holds."""
-    return pytester
+pytest_plugins = ["pytester"]  # fake_nr, inventory_dir and checks_dir: conftest.py
 
 def run_checks(pytester: pytest.Pytester, nr: Nornir, cluster: ClusterInventory,
                mode: str = "run") -> Invocation:
