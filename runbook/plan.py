@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 from nornir.core.task import Result, Task
 
 from runbook import context, progress, remote
-from runbook.engine import StepFailed
+from runbook.engine import Refused, StepFailed
 from runbook.facts import Fact, Facts, read
 from runbook.facts.packages import missing, packages
 from runbook.inventory import NodeSettings
@@ -66,6 +66,14 @@ class NodeReader:
 
     def unmet(self, reason: str, prediction: str) -> str:
         return unmet(self.dry_run, reason, prediction)
+
+
+def required(settings: T | None, section: str) -> T:
+    """A section of the node's settings that the runbook requires (the loader then guarantees
+    it); refused when it is missing all the same."""
+    if settings is None:
+        raise Refused(f"the inventory has no {section} settings for this host")
+    return settings
 
 
 def unmet(dry_run: bool, reason: str, prediction: str) -> str:

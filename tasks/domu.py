@@ -32,17 +32,14 @@ from runbook.facts.system import UNAME_R, ping
 from runbook.facts.xen import XM_LIST, xm_listed
 from runbook.inventory import DomU, InventoryError, size_to_mib
 from runbook.parsers.xen import running
-from runbook.plan import NodeChanger, NodeReader, Plan, plan_of, planned, unmet
+from runbook.plan import NodeChanger, NodeReader, Plan, plan_of, planned, required, unmet
 
 BOOT_WAIT_S = 60.0
 XM_CREATE_WAIT_S = 180.0
 
 
 def vg_name(node: NodeReader) -> str:
-    tools = node.settings.xen_tools
-    if tools is None:
-        raise Refused("the inventory has no xen_tools settings for this host")
-    return tools.lvm
+    return required(node.settings.xen_tools, "xen_tools").lvm
 
 
 def read_placement(node: NodeReader) -> tuple[Placement, list[str]]:

@@ -60,6 +60,7 @@ from runbook.plan import (
     RunCommand,
     plan_of,
     planned,
+    required,
     write_file,
 )
 from runbook.tasks.domu import (
@@ -87,17 +88,11 @@ CONNECT_GRACE_S = 30.0
 
 
 def drbd_settings(node: NodeReader) -> DrbdSettings:
-    drbd = node.settings.drbd
-    if drbd is None:
-        raise Refused("the inventory has no drbd settings for this host")
-    return drbd
+    return required(node.settings.drbd, "drbd")
 
 
 def vg_of(node: NodeReader) -> str:
-    lvm = node.settings.lvm
-    if lvm is None:
-        raise Refused("the inventory has no lvm settings for this host")
-    return lvm.vg
+    return required(node.settings.lvm, "lvm").vg
 
 
 def meta_device(drbd: DrbdSettings, vg: str) -> str:

@@ -18,17 +18,14 @@ from runbook.facts import Facts
 from runbook.facts.lvm import PVS, first_mib_blank, signature, size_bytes
 from runbook.facts.packages import missing, packages
 from runbook.inventory import LvmSettings
-from runbook.plan import NodeChanger, NodeReader, Plan, plan_of, planned, unmet
+from runbook.plan import NodeChanger, NodeReader, Plan, plan_of, planned, required, unmet
 from runbook.tasks.packages import plan_packages
 
 SIZE_TOLERANCE = 0.02  # the partition may differ this much from the inventory's size
 
 
 def lvm_settings(node: NodeReader) -> LvmSettings:
-    lvm = node.settings.lvm
-    if lvm is None:
-        raise Refused("the inventory has no lvm settings for this host")
-    return lvm
+    return required(node.settings.lvm, "lvm")
 
 
 def lvm2_plan(node: NodeReader) -> Plan:

@@ -62,6 +62,7 @@ from runbook.plan import (
     PlannedTask,
     plan_of,
     planned,
+    required,
     write_file,
 )
 from runbook.tasks.domu import BOOT_WAIT_S, XM_CREATE_WAIT_S, wait_for_domain, wait_for_ping
@@ -73,10 +74,7 @@ SETTLE_S = 1.0  # the prober goes on this long after the DomU answers again on t
 
 
 def settings_of(node: NodeReader) -> MigrationSettings:
-    found = node.settings.migration
-    if found is None:
-        raise Refused("the inventory has no migration settings for this host")
-    return found
+    return required(node.settings.migration, "migration")
 
 
 # -- xend-config.sxp ------------------------------------------------------------------------
@@ -492,9 +490,7 @@ def dry_run_expects(node: NodeReader, domu: DomU, leg: str, marker: LegResult | 
 def leg_plan(node: NodeReader, leg: str) -> Plan:
     """away: DomUs whose home is this node go to the peer; back: the peer's come home."""
     settings = settings_of(node)
-    drbd = node.settings.drbd
-    if drbd is None:
-        raise Refused("the inventory has no drbd settings for this host")
+    drbd = required(node.settings.drbd, "drbd")
     domus = [d for d in node.context.cluster.domus if (d.home == node.name) == (leg == "away")]
     if not domus:
         return plan_of(notes=[f"no DomU to migrate {leg} from here"])

@@ -26,6 +26,7 @@ from runbook.plan import (
     RunCommand,
     plan_of,
     planned,
+    required,
     unmet,
     write_file,
 )
@@ -33,10 +34,7 @@ from runbook.tasks.packages import plan_packages
 
 
 def xen_settings(node: NodeReader) -> XenSettings:
-    xen = node.settings.xen
-    if xen is None:  # the loader guarantees it when the runbook requires "xen"
-        raise Refused("the inventory has no xen settings for this host")
-    return xen
+    return required(node.settings.xen, "xen")
 
 
 def packages_plan(node: NodeReader) -> Plan:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from runbook.engine import Refused
 from runbook.facts.system import file_content
 from runbook.inventory import XenToolsSettings
-from runbook.plan import NodeReader, Plan, plan_of, planned, write_file
+from runbook.plan import NodeReader, Plan, plan_of, planned, required, write_file
 from runbook.tasks.files import render
 from runbook.tasks.packages import plan_packages
 
@@ -13,10 +12,7 @@ XEN_TOOLS_CONF = "/etc/xen-tools/xen-tools.conf"
 
 
 def xen_tools_settings(node: NodeReader) -> XenToolsSettings:
-    values = node.settings.xen_tools
-    if values is None:
-        raise Refused("the inventory has no xen_tools settings for this host")
-    return values
+    return required(node.settings.xen_tools, "xen_tools")
 
 
 def packages_plan(node: NodeReader) -> Plan:
