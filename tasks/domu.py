@@ -329,20 +329,28 @@ def wait_for_domain(node: NodeReader, name: str, present: bool, timeout: float) 
     raise StepFailed(f"{name} did not {state} within {timeout:.0f}s")
 
 
-def plan_first_boot(domu: DomU, passed: bool, here: Placement | None, peer: Placement | None,
-                    peer_name: str) -> Plan:
-    """Boot test once per DomU; never start one that runs on the other node (or here)."""
-    if passed:
-        return plan_of(notes=[f"{domu.name}: first boot already passed"])
+def refuse_a_second_start(domu: DomU, here: Placement | None, peer: Placement | None,
+                          peer_name: str, test: str, twice: str) -> None:
+    """A boot ``test`` starts ``domu`` from scratch: refused while it may run on the peer
+    (``twice``: what two copies would share, and what to do) or runs here already."""
     if peer is None:
         raise Refused(f"cannot tell whether {domu.name} runs on {peer_name} "
                       f"(no placement from it); not starting {domu.name}")
     if domu.name in peer.running:
         raise Refused(f"{domu.name} is running on {peer_name}: starting it here too "
-                      "would run it twice on the same disks. Shut it down there first")
+                      f"would run it twice on the same {twice}")
     if here is not None and domu.name in here.running:
-        raise Refused(f"{domu.name} is already running here; the first-boot test starts it "
+        raise Refused(f"{domu.name} is already running here; the {test} starts it "
                       "from scratch: shut it down first")
+
+
+def plan_first_boot(domu: DomU, passed: bool, here: Placement | None, peer: Placement | None,
+                    peer_name: str) -> Plan:
+    """Boot test once per DomU; never start one that runs on the other node (or here)."""
+    if passed:
+        return plan_of(notes=[f"{domu.name}: first boot already passed"])
+    refuse_a_second_start(domu, here, peer, peer_name, "first-boot test",
+                          "disks. Shut it down there first")
     return plan_of([BootTest(domu)])
 
 

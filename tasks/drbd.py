@@ -67,6 +67,7 @@ from runbook.tasks.domu import (
     BOOT_WAIT_S,
     CreateLV,
     read_placement,
+    refuse_a_second_start,
     shut_down_after_failure,
     wait_for_domain,
     wait_for_ping,
@@ -680,15 +681,8 @@ def plan_boot(domu: DomU, resources: Sequence[DrbdResource], passed: bool,
     while its resources are not Connected and UpToDate/UpToDate here."""
     if passed:
         return plan_of(notes=[f"{domu.name}: boot test on DRBD already passed here"])
-    if peer is None:
-        raise Refused(f"cannot tell whether {domu.name} runs on {peer_name} (no placement "
-                      f"from it); not starting {domu.name}")
-    if domu.name in peer.running:
-        raise Refused(f"{domu.name} is running on {peer_name}: starting it here too would run "
-                      "it twice on the same data (never on both nodes at the same time)")
-    if here is not None and domu.name in here.running:
-        raise Refused(f"{domu.name} is already running here; the boot test starts it from "
-                      "scratch: shut it down first")
+    refuse_a_second_start(domu, here, peer, peer_name, "boot test",
+                          "data (never on both nodes at the same time)")
     if prediction:
         return plan_of([DrbdBootTest(domu, tuple(resources))], predictions=[prediction])
     unready = [f"{r.name} {state_words(device_of(proc, r))}" for r in resources
