@@ -65,24 +65,14 @@ def parse_host(h: HostView) -> dict[str, Any]:
     if not isinstance(version, str) or not _VERSION.fullmatch(version):
         h.problem((*key, "version"),
                   f"expected MAJOR.MINOR in quotes, e.g. \"3.2\", got {version!r}")
-    memory = read_integer(
-        h,
-        (*key, "dom0_memory_mb"),
-        xen.get("dom0_memory_mb", MISSING),
-        64,
-        1048576,
-        "Dom0's memory in MB",
-    )
-    max_loop = read_integer(
-        h, (*key, "max_loop"), xen.get("max_loop", MISSING), 8, 255, "the number of loop devices"
-    )
-    timeout = read_integer(
-        h,
-        (*key, "reboot_timeout_s"),
-        xen.get("reboot_timeout_s", MISSING),
-        10,
-        3600,
-        "seconds to wait for the node after its reboot",
+
+    def integer(name: str, low: int, high: int, what: str) -> int | None:
+        return read_integer(h, (*key, name), xen.get(name, MISSING), low, high, what)
+
+    memory = integer("dom0_memory_mb", 64, 1048576, "Dom0's memory in MB")
+    max_loop = integer("max_loop", 8, 255, "the number of loop devices")
+    timeout = integer(
+        "reboot_timeout_s", 10, 3600, "seconds to wait for the node after its reboot"
     )
     if h.problem_count() > start:
         return {"xen": None}
