@@ -49,7 +49,7 @@ from nornir.core import Nornir
 from nornir.core.task import Result, Task
 from rich.console import Console
 
-from runbook import faults, interrupt, remote
+from runbook import context, faults, interrupt, remote
 from runbook.facts import Fact, FactError, Facts, read
 from runbook.facts.domu import lv_names
 from runbook.facts.drbd import PROC_DRBD
@@ -84,6 +84,9 @@ T = TypeVar("T")
 POLL_S = 0.5
 WATCH_S = 0.1  # placement samples without SSH (the lab), between the polls
 # hb_standby moved from /usr/lib/heartbeat (2.1) to /usr/share/heartbeat (3.0): either.
+# --hang: heartbeat dies as a hung or crashed daemon would; its watchdog resets the node one
+# margin later, while the peer takes over after deadtime (no STONITH in the guide).
+HANG = "kill -9 $(cat /var/run/heartbeat.pid)"
 HB_STANDBY = ("for p in /usr/share/heartbeat/hb_standby /usr/lib/heartbeat/hb_standby; do "
               "[ -x $p ] && exec $p foreign; done; exit 127")
 
@@ -488,6 +491,7 @@ class Drill:
     drbd_at_failback: str = ""
     t_undo: float = 0.0
     on_step: Callable[[StepRecord], None] | None = None
+    hang: bool = False  # crash: kill heartbeat -9 instead of a power cut
     _samples_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def sample(self) -> dict[str, NodeState]:
@@ -561,17 +565,24 @@ class Drill:
         if self.scenario == "link":
             return True, self.faults.cut_link(), []
         if self.scenario == "crash":
-            command = self.faults.crash_command(self.node)
+            command = self.faults.crash_command(self.node)  # refused: a real node not named
+            command = HANG if self.hang else command
             if command is None:
                 done, ran = self.faults.crash(self.node), []
             else:
                 # the command returns before the node goes: the crash is a second later
-                ran, done = [self.detached(self.node, f"sleep 1; {command}")], f"{command}"
+                ran = [self.detached(self.node, f"sleep 1; {command}")]
+                if ran[0].exit_status != 0:
+                    return False, f"`{command}` was not started: {ran[0].stderr.strip()}", ran
+                done = command
                 self.t0 += 1.0
-            self._writes_at_crash()
+            if not self.hang:  # a hung node's DomU writes on until the watchdog resets it
+                self._writes_at_crash()
             return True, done, ran
         ran = [self.detached(self.node, phase.what)]
-        return ran[0].exit_status == 0, f"started `{phase.what}`", ran
+        if ran[0].exit_status != 0:
+            return False, f"`{phase.what}` was not started: {ran[0].stderr.strip()}", ran
+        return True, f"started `{phase.what}`", ran
 
     def _writes_at_crash(self) -> None:
         """The lab's DomU write sequence: acknowledged before the crash vs on the survivor's
@@ -594,7 +605,8 @@ class Drill:
         if self.scenario == "link":
             done = self.faults.restore_link()
         elif self.scenario == "crash":
-            done = self.faults.power_on(self.node) or f"{self.node} reboots by itself"
+            done = ((None if self.hang else self.faults.power_on(self.node))
+                    or f"{self.node} reboots by itself")
         else:
             ran = self.cluster.change(self.node, phase.what, 120.0)
             if ran.exit_status != 0:
@@ -769,6 +781,9 @@ def arguments(p: argparse.ArgumentParser) -> None:
                    help=f"where reports are written (default: {report.REPORT_DIR})")
     p.add_argument("--no-host-key-check", action="store_true",
                    help="do NOT verify SSH host keys against known_hosts (unsafe)")
+    p.add_argument("--hang", action="store_true",
+                   help="crash: kill heartbeat -9 instead of a power cut (its watchdog resets "
+                        "the node; without STONITH a DomU may run on both nodes a moment)")
     p.add_argument("--crash", default=None, metavar="HOST",
                    help="real nodes: allow the crash scenario on HOST (sysrq reboot)")
     p.add_argument("--yes-really-crash", default=None, metavar="HOST",
@@ -830,6 +845,7 @@ def handle(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> i
     remote.reset()
     cli._quiet_paramiko()
     nr = open_nornir(cluster, strict_host_keys=not args.no_host_key_check)
+    context.attach(nr, cluster)  # what a PlannedTask reads (the drill's changes are planned)
     try:
         return _locked(args, console, argv, cluster, nr, node, injector)
     finally:
@@ -857,7 +873,8 @@ def _locked(args: argparse.Namespace, console: Console, argv: Sequence[str],
     drill = Drill(scenario, node, settings.peer, NornirCluster(nr, homes), injector, homes,
                   _bounds(cluster), vg=settings.lvm.vg if settings.lvm else "vg",
                   disk_lv={d.name: lv_names(d)[0] for d in cluster.domus},
-                  on_step=lambda row: _print_step(console, row))
+                  on_step=lambda row: _print_step(console, row),
+                  hang=args.scenario == "crash" and args.hang)
     try:
         record.steps, refusal = preflight(drill)
         if refusal:
@@ -906,6 +923,7 @@ def _scenario(drill: Drill, cluster: ClusterInventory, injector: FaultInjector,
                           {d.name: str(d.ip) for d in cluster.domus}, interval)
     drill.clock.pause(1.0)  # answers before the fault: the baseline
     crash_cmd = injector.crash_command(drill.node) if drill.scenario == "crash" else None
+    crash_cmd = HANG if drill.hang else crash_cmd
     phases = plan(drill.scenario, drill.node, drill.peer, hb.auto_failback, crash_cmd,
                   drill.bounds["still"])
     fault = next(p.what for p in phases if p.act == "fault")
