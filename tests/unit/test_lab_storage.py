@@ -5,36 +5,21 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+from tests.unit.simstorage import run, state_folder
 from xenlab.nodefs import sim_module
 
 ss = sim_module("storage_state")
 lvm = sim_module("lvm")
 fdisk = sim_module("fdisk")
 REAL_BLKID = shutil.which("blkid")
-HAVE_MKFS = shutil.which("mke2fs") is not None and shutil.which("mkswap") is not None
 
 
 @pytest.fixture
 def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    if not HAVE_MKFS:
-        pytest.skip("mke2fs/mkswap (e2fsprogs, util-linux) are needed for the disk layout")
-    folder = tmp_path / "state"
-    folder.mkdir()
-    monkeypatch.setattr(lvm, "ROOT", str(folder))
-    monkeypatch.setattr(fdisk, "ROOT", str(folder))
-    return str(folder)
-
-
-def run(module: ModuleType, command: str, *args: str) -> int:
-    try:
-        return int(module.dispatch(command, list(args)))
-    except module.LvmError as exc:
-        module.warn(str(exc))
-        return int(exc.code)
+    return state_folder(tmp_path, monkeypatch, lvm, fdisk)
 
 
 # ----------------------------------------------------------------------------- sizes

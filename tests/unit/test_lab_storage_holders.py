@@ -4,12 +4,11 @@ temporary node state folder (no root, no lab)."""
 from __future__ import annotations
 
 import io
-import shutil
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+from tests.unit.simstorage import run, state_folder
 from xenlab import hypervisor
 from xenlab.nodefs import sim_module
 
@@ -20,20 +19,7 @@ xt = sim_module("xen_create_image")
 
 @pytest.fixture
 def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    if shutil.which("mke2fs") is None or shutil.which("mkswap") is None:
-        pytest.skip("mke2fs/mkswap (e2fsprogs, util-linux) are needed for the disk layout")
-    folder = tmp_path / "state"
-    folder.mkdir()
-    monkeypatch.setattr(lvm, "ROOT", str(folder))
-    return str(folder)
-
-
-def run(module: ModuleType, command: str, *args: str) -> int:
-    try:
-        return int(module.dispatch(command, list(args)))
-    except module.LvmError as exc:
-        module.warn(str(exc))
-        return int(exc.code)
+    return state_folder(tmp_path, monkeypatch, lvm)
 
 
 @pytest.fixture
