@@ -244,6 +244,12 @@ class Lvm:
                 used += sum(seg[2] for seg in lv["segments"] if seg[0] == dev)
         return int(pv["pe_count"]) - used
 
+    def mark_partition(self, dev: str, signature: str) -> None:
+        """What blkid reports for ``dev`` from now on, when it is a partition of a disk."""
+        part = ss.partition(self.state, dev)
+        if part is not None:
+            part["signature"] = signature
+
     def vg_free(self, vg: dict) -> int:
         return sum(self.pv_free(d) for d in vg["pvs"] if d not in self.missing)
 
@@ -438,9 +444,7 @@ def pvcreate(argv: list[str]) -> int:
         lvm.state["pvs"][dev] = {"uuid": uuid, "vg": None, "size": size,
                                  "pe_start": ss.PE_START, "pe_count": 0}
         lvm.missing.pop(dev, None)
-        part = ss.partition(lvm.state, dev)
-        if part is not None:
-            part["signature"] = "LVM2_member"
+        lvm.mark_partition(dev, "LVM2_member")
         return f'Physical volume "{dev}" successfully created'
 
     return change_each(lvm, args.words, create)
@@ -463,9 +467,7 @@ def pvremove(argv: list[str]) -> int:
                           f'"{pv["vg"]}" without -ff')
         ss.wipe_pv_label(path)
         ss.drop_pv(lvm.state, lvm.root, dev)
-        part = ss.partition(lvm.state, dev)
-        if part is not None:
-            part["signature"] = "none"
+        lvm.mark_partition(dev, "none")
         return f'Labels on physical volume "{dev}" successfully wiped'
 
     return change_each(lvm, args.words, remove)
