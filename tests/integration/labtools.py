@@ -113,9 +113,9 @@ class Invocation:
         return self.record
 
     def said(self, text: str) -> bool:
-        """Whether the output holds ``text``, however the terminal width wrapped it: for the
-        one message a usage error consists of (nothing else is written then)."""
-        return " ".join(text.split()) in " ".join(self.output.split())
+        """Whether the output holds ``text`` however the terminal width wrapped it (rich breaks
+        a path longer than a line inside it): for the one message a usage error consists of."""
+        return "".join(text.split()) in "".join(self.output.split())
 
     def text_of_reports(self) -> str:
         """Everything the invocation wrote and printed: where a secret must never be."""
