@@ -492,6 +492,7 @@ class Drill:
     t_undo: float = 0.0
     on_step: Callable[[StepRecord], None] | None = None
     hang: bool = False  # crash: kill heartbeat -9 instead of a power cut
+    comes_back_alone: bool = False  # the crashed node reboots by itself (not powered on)
     _samples_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def sample(self) -> dict[str, NodeState]:
@@ -521,6 +522,18 @@ class Drill:
             devices = state.drbd.devices.values() if state and state.drbd else []
             self.drbd_at_failback = ", ".join(
                 f"{d.cstate} {d.disk}/{d.peer_disk}" for d in devices) or "unknown"
+
+    def moved_at(self, phase: Phase) -> float | None:
+        """A node that comes back by itself (a sysrq reboot, a watchdog reset) may take its
+        DomUs back before a poll sees them on the peer with its takeover over: then the first
+        sample (polls and the lab's watcher) that had them on the peer alone is the move."""
+        if phase.until != "moved" or not self.comes_back_alone:
+            return None
+        theirs = [d for d, home in self.homes.domus.items() if home == self.node]
+        with self._samples_lock:
+            samples = sorted(self.samples, key=lambda sample: sample[0])
+        return next((at for at, seen in samples if at >= self.t0 and theirs
+                     and all(where(d, seen) == [self.peer] for d in theirs)), None)
 
     def answered_since(self, t: float) -> Callable[[str], bool]:
         return lambda d: (self.prober is not None
@@ -576,6 +589,7 @@ class Drill:
                     return False, f"`{command}` was not started: {ran[0].stderr.strip()}", ran
                 done = command
                 self.t0 += 1.0
+                self.comes_back_alone = True
             if not self.hang:  # a hung node's DomU writes on until the watchdog resets it
                 self._writes_at_crash()
             return True, done, ran
@@ -631,8 +645,9 @@ class Drill:
                     return False, "; ".join(moved)
                 if self.clock.now() - began >= bound:
                     return True, f"nothing failed over in {bound:g} s"
-            elif met(phase.until, phase.node, states, self.homes, self.answered_since(self.t0)):
-                took = self.clock.now() - since
+            elif (seen := self.moved_at(phase)) is not None or met(
+                    phase.until, phase.node, states, self.homes, self.answered_since(self.t0)):
+                took = (seen or self.clock.now()) - since
                 if phase.until == "answering":  # ping's own stamps, not the poll's
                     took = self.answering_after(phase.node) or took
                 if phase.measure:
