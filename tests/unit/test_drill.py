@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 from nornir.core import Nornir
@@ -445,3 +445,17 @@ def test_summary_and_junit_say_the_figures() -> None:
     assert [(c.get("name"), [f.tag for f in c]) for c in suite.iter("testcase")] == [
         ("cluster_whole_at_the_end", []), ("no_domu_on_both_nodes", []),
         ("no_acknowledged_write_lost", [])]
+
+
+def test_a_node_back_by_itself_moved_when_a_sample_had_its_domus_on_the_peer_alone() -> None:
+    run, _, _ = make("crash", [WHOLE])
+    run.t0 = 100.0
+    run.samples += [(99.0, {"ha1": frozenset(), "ha2": frozenset({"test"})}),  # before: no
+                    (106.8, {"ha1": frozenset({"test"}), "ha2": frozenset({"test"})}),
+                    (107.1, {"ha1": frozenset(), "ha2": frozenset({"test"})}),
+                    (118.0, {"ha1": frozenset({"test"}), "ha2": frozenset()})]
+    moved = drill.Phase("await", "ha1", "its DomUs run on the peer", "moved")
+    assert run.moved_at(moved) is None  # powered off: the polls must see the takeover over
+    run.comes_back_alone = True
+    assert run.moved_at(moved) == 107.1
+    assert run.moved_at(replace(moved, until="answering")) is None
