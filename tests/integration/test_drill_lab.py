@@ -1,6 +1,7 @@
 """runbook drill on a lab of its own (rbdl, ports 2541/2542): 01-08 from fresh with
-`runbook run all`, then the three drills, each judged by its run record: the times present and
-within the lab inventory's bounds, nothing lost, every DomU once on its home node at the end.
+`runbook run all`, then the three drills and the crash by heartbeat kill -9 (--hang), each judged
+by its run record: the times present and within the lab inventory's bounds, nothing lost, every
+DomU once on its home node at the end, an overlap reported when there was one.
 The measured figures are printed (pytest -s). The lab comes down even when a test fails.
 """
 
@@ -47,12 +48,14 @@ def timings(lab: manager.LabInfo) -> tuple[int, int]:
     return hb.deadtime, hb.initdead
 
 
-def drill(lab: manager.LabInfo, reports: Path, scenario: str) -> tuple[Invocation, DrillRecord]:
+def drill(lab: manager.LabInfo, reports: Path, scenario: str,
+          *options: str) -> tuple[Invocation, DrillRecord]:
     began = time.monotonic()
-    done = invoke("drill", scenario, "-i", str(lab.inventory_dir), reports=reports, env=ENV)
+    done = invoke("drill", scenario, *options, "-i", str(lab.inventory_dir), reports=reports,
+                  env=ENV)
     measured = done.ran().drill
     assert measured is not None, f"no drill in the record\n{done}"
-    print(f"\ndrill {scenario} ({time.monotonic() - began:.0f} s): downtime "
+    print(f"\ndrill {scenario} {' '.join(options)} ({time.monotonic() - began:.0f} s): downtime "
           f"{measured.downtime_s} s, {measured.lost_pings} pings lost, time to recover "
           f"{measured.time_to_recover_s} s, failback {measured.failback_s} s, writes "
           f"{measured.acknowledged_write}/{measured.write_on_survivor} "
@@ -119,4 +122,18 @@ def test_link(lab: manager.LabInfo, reports: Path) -> None:
     seen = [e.what for e in measured.events]
     assert any("WFConnection" in what for what in seen), seen  # DRBD lost its peer...
     assert not any("heartbeat sees the peer dead" in what for what in seen)  # heartbeat did not
+    assert measured.time_to_recover_s is not None and measured.time_to_recover_s < 60
+
+
+def test_hang(lab: manager.LabInfo, reports: Path, timings: tuple[int, int]) -> None:
+    """heartbeat kill -9 on ha1: ha2 takes over after deadtime, ha1's watchdog resets it about a
+    second later. Without STONITH the DomU may run on both nodes for that moment: the drill
+    must then fail with the overlap as its finding. Either way the cluster ends whole."""
+    done, measured = drill(lab, reports, "crash", "--hang")
+    assert measured.left_to_repair == [] and manager.domains(LAB) == HOME
+    checks = {c.name: c for c in done.ran().checks}
+    assert (checks["no_domu_on_both_nodes"].outcome == "passed") == (measured.overlaps == [])
+    assert done.exit_status == (0 if measured.overlaps == [] else 1), str(done)
+    assert all("ran on ha1 and ha2 at once" in o for o in measured.overlaps)
+    assert measured.lost_writes is None  # a hung node's DomU writes on until the reset
     assert measured.time_to_recover_s is not None and measured.time_to_recover_s < 60
