@@ -50,7 +50,8 @@ class FaultInjector(Protocol):
         ...
 
     def crash(self, node: str) -> str:
-        """Take ``node`` down hard, now; return what was done. FaultRefused when not allowed."""
+        """Take ``node`` down hard from here, now (only where :meth:`crash_command` is None);
+        return what was done."""
         ...
 
     def crash_command(self, node: str) -> str | None:
@@ -176,8 +177,7 @@ class RealFaults:
         return "real nodes"
 
     def crash(self, node: str) -> str:
-        self.crash_command(node)
-        return f"{node} crashed ({SYSRQ_CRASH})"
+        raise FaultRefused(f"{node} is crashed over SSH with its crash command, not from here")
 
     def crash_command(self, node: str) -> str | None:
         if self.crash_allowed != node:

@@ -53,6 +53,8 @@ def test_a_real_node_is_crashed_only_when_named_and_confirmed() -> None:
     assert faults.RealFaults(crash_allowed="ha1").crash_command("ha1") == (
         "echo b > /proc/sysrq-trigger")
     assert faults.RealFaults(crash_allowed="ha1").power_on("ha1") is None  # reboots itself
+    with pytest.raises(faults.FaultRefused, match="over SSH"):
+        faults.RealFaults(crash_allowed="ha1").crash("ha1")  # never from the control machine
 
 
 @pytest.mark.parametrize(("named", "confirmed", "typed", "expected"), [
