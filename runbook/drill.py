@@ -49,7 +49,7 @@ from nornir.core import Nornir
 from nornir.core.task import Result, Task
 from rich.console import Console
 
-from runbook import context, faults, interrupt, remote
+from runbook import context, faults, handover, interrupt, locking, remote, report
 from runbook.facts import Fact, FactError, Facts, read
 from runbook.facts.domu import lv_names
 from runbook.facts.drbd import PROC_DRBD
@@ -785,7 +785,7 @@ HELP = "prove failover: planned stop, crash or cut link, measured (downtime, tim
 
 def arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``runbook drill SCENARIO`` (no --limit: a drill needs both nodes)."""
-    from runbook import cli, handover, report
+    from runbook import cli
 
     p.add_argument("scenario", choices=SCENARIOS)
     p.add_argument("--node", default=None, metavar="HOST",
@@ -869,7 +869,7 @@ def handle(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> i
 
 def _locked(args: argparse.Namespace, console: Console, argv: Sequence[str],
             cluster: ClusterInventory, nr: Nornir, node: str, injector: FaultInjector) -> int:
-    from runbook import cli, handover, locking, report
+    from runbook import cli
 
     scenario: Scenario = args.scenario
     hosts = list(cluster.nodes)
@@ -913,7 +913,7 @@ def _locked(args: argparse.Namespace, console: Console, argv: Sequence[str],
             record.interrupted = stop.record()
         info.ended = report.utc_now()
         cli._release(console, nr, lock)
-    return _write(console, record, files, nr, cluster, hosts, args, handover)
+    return _write(console, record, files, nr, cluster, hosts, args)
 
 
 def preflight(drill: Drill) -> tuple[list[StepRecord], str]:
@@ -987,17 +987,12 @@ def checks_testsuite(record: RunRecord) -> ET.Element:
     return suite
 
 
-def _write(console: Console, record: RunRecord, files: Any, nr: Nornir,
-           cluster: ClusterInventory, hosts: list[str], args: argparse.Namespace,
-           handover: Any) -> int:
-    from runbook import report
-
-    files.junit.write_text('<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(
-        ET.Element("testsuites"), encoding="unicode"), encoding="utf-8")
-    tree = ET.parse(files.junit)
-    tree.getroot().append(checks_testsuite(record))
-    tree.write(files.junit, encoding="utf-8", xml_declaration=True)
-    report.add_steps_to_junit(files.junit, record)
+def _write(console: Console, record: RunRecord, files: report.ReportFiles, nr: Nornir,
+           cluster: ClusterInventory, hosts: list[str], args: argparse.Namespace) -> int:
+    suites = ET.Element("testsuites")
+    suites.append(checks_testsuite(record))
+    ET.ElementTree(suites).write(files.junit, encoding="utf-8", xml_declaration=True)
+    report.add_steps_to_junit(files.junit, record)  # the phases as steps, before the verdict
     sha256 = record.write(files.record)
     page = handover.after_invocation(nr, cluster, hosts, files.record, handover.signoff_of(args),
                                      console, read_overview=record.interrupted is None)
