@@ -18,10 +18,12 @@ export RUNBOOK_HA_AUTHKEY
 
 .PHONY: demo test deps venv lint unit integration fidelity bench lab-down clean
 
-## demo: install everything, bring the lab up, run every runbook, print the report's path
+## demo: install everything, bring the lab up, run every runbook, prove failover with a
+## planned drill; each of the two ends with the path of its handover report
 demo: deps venv
 	$(BIN)/runbook lab up
 	$(BIN)/runbook run all
+	$(BIN)/runbook drill planned
 
 # `make test` and `make integration` run test modules side by side, a whole module per worker
 # (--dist loadfile): every lab module has a lab name and ports of its own, and its lab never
