@@ -11,11 +11,11 @@ import pytest
 # (xdist --dist loadfile --no-loadscope-reorder): starting these first lets the short modules
 # and the unit tests fill the workers at the end instead of one long module running alone.
 LONGEST_FIRST = (
-    "test_heartbeat_lab.py",
-    "test_drbd_lab.py",
-    "test_cluster_lab.py",
-    "test_wheel.py",
-    "test_fidelity.py",
+    "test_heartbeat_lab.py",  # runbooks 01-08 from fresh nodes, then its refusals
+    "test_drbd_lab.py",  # 01-06 from fresh nodes
+    "test_fidelity.py",  # ~6 min: every lab state up to a running DomU, ~130 transcripts
+    "test_cluster_lab.py",  # ~5 min: 01-05 and their refusals, then `run all`
+    "test_wheel.py",  # ~3 min: `run all` with the installed wheel
     "test_faults_lab.py",
 )
 
