@@ -20,7 +20,7 @@ ID_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 NODES = ("ha1", "ha2")
 MATCHES = ("exact", "regex")
 REQUIRED = ("id", "source", "node", "command", "stdout", "stderr", "exit")
-OPTIONAL = ("needs", "setup", "stdin", "match", "cleanup")
+OPTIONAL = ("needs", "setup", "stdin", "match", "cleanup", "known_difference")
 
 
 class TranscriptError(Exception):
@@ -42,6 +42,9 @@ class Transcript:
     stdin: str | None = None
     match: str = "exact"
     cleanup: tuple[str, ...] = ()
+    # Why the lab differs from the real tool here on purpose (documented in docs/lab.md): the
+    # transcript still records the real output, and counts as not matching in the score.
+    known_difference: str | None = None
 
     def matches(self, stream: str, actual: str) -> bool:
         """Exact equality, or a full regex match (re.S) when ``match: regex``."""
@@ -113,7 +116,15 @@ def parse_entry(path: Path, entry: object, index: int,
                       command=text["command"], stdout=text["stdout"], stderr=text["stderr"],
                       exit=code, file=path.name, needs=needs,
                       setup=_strings(entry.get("setup"), where, "setup"), stdin=stdin,
-                      match=match, cleanup=_strings(entry.get("cleanup"), where, "cleanup"))
+                      match=match, cleanup=_strings(entry.get("cleanup"), where, "cleanup"),
+                      known_difference=_known_difference(entry, where))
+
+
+def _known_difference(entry: dict[str, Any], where: str) -> str | None:
+    value = entry.get("known_difference")
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise TranscriptError(f"{where}: known_difference must say why, in words")
+    return value
 
 
 def load_file(path: Path, states: tuple[str, ...] | None = None) -> list[Transcript]:

@@ -39,7 +39,7 @@ BLKID_TYPE = "blkid -c /dev/null -s TYPE -o value"  # e2fsprogs 1.40.8: no -p, n
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[manager.LabInfo]:
-    with own_lab(LAB, PORT_BASE) as info:
+    with own_lab(LAB, PORT_BASE, small_disks=True) as info:
         yield info
 
 
@@ -75,7 +75,7 @@ def test_dry_run_on_fresh_nodes_changes_nothing(lab: manager.LabInfo, reports: P
     predicted = [c.command for c in image.commands if c.predicted]
     assert predicted[0].startswith("xen-create-image --hostname=test --ip=192.168.1.50 "), image
     peer = done.step("ha2", "05-domu", "peer-lvs")
-    assert "lvcreate -L 5120m -n test-disk vg" in [c.command for c in peer.commands
+    assert "lvcreate -L 64m -n test-disk vg" in [c.command for c in peer.commands
                                                      if c.predicted], peer
     no_secret_in(done, PASSWORD)
     assert ssh(lab, "ha1", "uname -r").stdout.strip() == "2.6.24-19-server"

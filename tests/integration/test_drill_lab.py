@@ -30,7 +30,7 @@ HOME = {"ha1": ["test"], "ha2": []}  # the lab inventory's one DomU, at home on 
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[manager.LabInfo]:
-    with own_lab(LAB, PORT_BASE) as info:
+    with own_lab(LAB, PORT_BASE, small_disks=True) as info:
         yield info
 
 

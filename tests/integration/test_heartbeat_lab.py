@@ -43,7 +43,7 @@ BEFORE_08 = [rb.id[:2] for rb in engine.discover() if rb.id < "08"]
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[manager.LabInfo]:
-    with own_lab(LAB, PORT_BASE) as info:
+    with own_lab(LAB, PORT_BASE, small_disks=True) as info:
         yield info
 
 

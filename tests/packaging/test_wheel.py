@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.labtools import shrink_domu_disks
+
 ROOT = Path(__file__).resolve().parents[2]
 LAB = "rbwh"
 PORT_BASE = 2461
@@ -109,6 +111,7 @@ def test_installed_tool_brings_a_lab_up_and_runs_every_runbook(installed: Instal
         state = installed.home / ".lab" / LAB
         assert f"state:     {state}" in up.stdout
         inventory = state / "inventory"
+        shrink_domu_disks(inventory)  # 06's initial sync in seconds
         done = installed.run("run", "all", "-i", str(inventory), timeout=600,
                              env={"RUNBOOK_DOMU_PASSWORD": "wheel-test-secret",
                                   "RUNBOOK_HA_AUTHKEY": "wheel-test-authkey"})
