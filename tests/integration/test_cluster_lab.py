@@ -197,6 +197,21 @@ def test_refuses_an_image_left_halfway(lab: manager.LabInfo, reports: Path) -> N
     assert again.exit_status == 0, again
 
 
+def test_a_domu_recreated_from_nothing_boots_and_passes(lab: manager.LabInfo,
+                                                        reports: Path) -> None:
+    """Issue 7.5: a DomU re-created from nothing (new image, new MAC) used to fail its first
+    boot every time (one ping right after xm create) and stay running; it now waits for it."""
+    ssh(lab, "ha1", "lvremove -f vg/test-disk vg/test-swap && rm /etc/xen/test.cfg "
+                    "/var/lib/runbook/first-boot-test")
+    done = runbook(lab, reports, "run", "05")
+    assert done.exit_status == 0, done
+    assert done.step("ha1", "05-domu", "image").status == "changed"
+    boot = done.step("ha1", "05-domu", "first-boot")
+    assert boot.status == "changed"
+    assert boot.message.startswith("test: started, answered ping at 192.168.1.50 after "), boot
+    assert "test" not in ssh(lab, "ha1", "xm list").stdout  # shut down again
+
+
 def test_run_all_builds_and_proves_every_runbook(lab: manager.LabInfo, reports: Path) -> None:
     """`run all` on the nodes 01-05 built: every runbook there is, its steps and checks."""
     done = runbook(lab, reports, "run", "all", authkey=AUTHKEY)

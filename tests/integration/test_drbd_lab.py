@@ -259,7 +259,8 @@ def test_verify_fails_on_both_nodes_while_the_crossover_link_is_cut(
     found = checks(done.stdout)
     for node in ("ha1", "ha2"):
         outcome, finding, evidence = found[f"test_connected[{node}-test-disk]"]
-        assert outcome == "failed" and "test-disk is WFConnection" in finding
+        assert outcome == "failed"
+        assert f"test-disk on {node}: expected cs Connected, found WFConnection" in finding
         assert "cs:WFConnection" in evidence  # the raw /proc/drbd and drbdadm output
     assert found["test_meta_data_on_the_meta_lv[ha1-test-disk]"][0] == "passed"
     wait_for(lab, "ha1", connected, timeout=60)
@@ -274,7 +275,8 @@ def test_verify_names_the_node_that_disconnected_behind_the_tools_back(
     assert done.returncode == 1
     found = checks(done.stdout)
     outcome, finding, evidence = found["test_connected[ha2-test-swap]"]
-    assert outcome == "failed" and "test-swap is StandAlone" in finding
+    assert outcome == "failed"
+    assert "test-swap on ha2: expected cs Connected, found StandAlone" in finding
     assert "cs:StandAlone" in evidence  # /proc/drbd, next to drbdadm's answer
     assert found["test_connected[ha1-test-swap]"][0] == "failed"  # it waits for ha2
     assert found["test_connected[ha2-test-disk]"][0] == "passed"
