@@ -752,17 +752,6 @@ def signoff_of(args: argparse.Namespace) -> SignOff:
                      ("performed_by", "reviewed_by", "accepted_by", "change")))
 
 
-def add_report_parser(sub: Any, report_dir: Path) -> None:
-    """The ``runbook report [RECORD.json]`` subcommand."""
-    parser = sub.add_parser(
-        "report", help="render the handover report of a run record again and print its path")
-    parser.add_argument("record", nargs="?", type=Path, default=None, metavar="RECORD.json",
-                        help="a run record (default: the newest in --report-dir)")
-    parser.add_argument("--report-dir", type=Path, default=report_dir,
-                        help=f"where to look for the newest record (default: {report_dir})")
-    add_signoff_arguments(parser)
-
-
 def report_command(args: argparse.Namespace, console: Console) -> int:
     """Render the handover document again; 0 done, 2 no such record or an unreadable one."""
     path: Path | None = args.record or newest_record(args.report_dir)

@@ -72,6 +72,7 @@ from runbook.plan import (
     WriteFile,
     plan_of,
     planned,
+    required,
     unmet,
     write_file,
 )
@@ -86,10 +87,7 @@ RESTART_WAIT_S = 10.0  # a reload's restart-exec follows its signal within a sec
 
 
 def settings_of(node: NodeReader) -> HeartbeatSettings:
-    hb = node.settings.heartbeat
-    if hb is None:
-        raise Refused("the inventory has no heartbeat settings for this host")
-    return hb
+    return required(node.settings.heartbeat, "heartbeat")
 
 
 # -- install -----------------------------------------------------------------------------------
