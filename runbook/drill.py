@@ -810,7 +810,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
     handover.add_signoff_arguments(p)
 
 
-REQUIRES = ("base", "lvm", "domu", "drbd", "heartbeat")
+REQUIRES = ("base", "lvm", "domu", "drbd", "heartbeat", "identity")  # identity: its handover
 
 
 def _bounds(cluster: ClusterInventory) -> dict[Condition, float]:

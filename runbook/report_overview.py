@@ -80,19 +80,6 @@ class ClusterIdentity:
 SIGNOFF_KEYS = ("performed_by", "reviewed_by", "accepted_by", "change")
 
 
-def _inventory_value(cluster: ClusterInventory, key: str) -> Any:
-    """``data.KEY`` as Nornir resolves it for the first host: host, its groups, defaults."""
-    layout = cluster.layout
-    if layout is None or not layout.hosts:
-        return None
-    host = layout.hosts[0]
-    for entry in (host, *(layout.groups[g] for g in host.groups if g in layout.groups),
-                  layout.defaults):
-        if key in entry.data:
-            return entry.data[key]
-    return None
-
-
 def folder_name(folder: Path) -> str:
     """The inventory folder's name, or its parent's for a folder named just "inventory"
     (the lab's: .lab/NAME/inventory)."""
@@ -101,8 +88,7 @@ def folder_name(folder: Path) -> str:
 
 
 def identity(cluster: ClusterInventory) -> ClusterIdentity:
-    name = _inventory_value(cluster, "cluster_name")
-    signoff = _inventory_value(cluster, "signoff")
+    name = cluster.identity.cluster_name  # validated by the inventory's identity section
     vg = next((n.lvm.vg for n in cluster.nodes.values() if n.lvm is not None), "")
     domus = []
     for d in cluster.domus:
@@ -112,16 +98,14 @@ def identity(cluster: ClusterInventory) -> ClusterIdentity:
             memory = 0
         domus.append(DomUIdentity(d.name, str(d.ip), d.home, memory))
     return ClusterIdentity(
-        name=str(name) if isinstance(name, str) and name else folder_name(cluster.folder),
-        name_source="inventory data.cluster_name" if isinstance(name, str) and name
-        else "inventory folder name",
+        name=name or folder_name(cluster.folder),
+        name_source="inventory data.cluster_name" if name else "inventory folder name",
         nodes=tuple(
             NodeIdentity(n.name, n.fqdn, f"{n.lan.name} {n.lan.address}",
                          f"{n.crossover.name} {n.crossover.address} ({n.crossover_name})")
             for n in cluster.nodes.values()),
         domus=tuple(domus), vg=vg,
-        signoff={k: str(v) for k, v in (signoff or {}).items()
-                 if k in SIGNOFF_KEYS and v is not None} if isinstance(signoff, dict) else {},
+        signoff=dict(cluster.identity.signoff),
     )
 
 

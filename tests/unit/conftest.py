@@ -22,7 +22,7 @@ LAB_INVENTORY = Path(__file__).resolve().parents[2] / "inventory" / "lab"
 def cluster() -> ClusterInventory:
     return load_inventory(LAB_INVENTORY,
                           require=("base", "xen", "lvm", "xen_tools", "domu", "drbd", "migration",
-                                   "heartbeat"))
+                                   "heartbeat", "identity"))  # as every run loads it
 
 
 @pytest.fixture
