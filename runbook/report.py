@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import getpass
-import hashlib
 import html
 import itertools
 import os
 import socket
 import subprocess
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -112,13 +111,6 @@ def invocation_record(
         left_out=[n for n in cluster.nodes if n not in hosts], forced=list(forced),
         dry_run=dry_run,
     )
-
-
-def files_digest(paths: Iterable[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(paths):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
 
 
 def _esc(text: str) -> str:
